@@ -1,0 +1,67 @@
+"""spatialdata-plugins core: the plugin registry, IO over any zarr store, and the command line."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from spatialdata_plugins.core._errors import (
+    ElementExistsError,
+    ElementNotFoundError,
+    ElementWriteError,
+    NotSpatialDataError,
+    PluginLoadWarning,
+    SpatialDataPluginError,
+    StoreExistsError,
+    StoreNotFoundError,
+    UnsafeOverwriteError,
+    UnsupportedElementError,
+    UnsupportedTargetError,
+)
+from spatialdata_plugins.core._info import info
+from spatialdata_plugins.core._io import open_location, read, read_element, write
+from spatialdata_plugins.core._location import Location
+from spatialdata_plugins.core._parallel import DaskComputeBackend, ParallelWriteBackend
+from spatialdata_plugins.core._registry import (
+    PluginInfo,
+    Registry,
+    get_plugin_manager,
+    get_registry,
+    list_plugins,
+)
+from spatialdata_plugins.core._spatialdata import SpatialData
+from spatialdata_plugins.core._synthetic import synthetic_sdata
+from spatialdata_plugins.core.hookspecs import hookimpl
+
+try:
+    __version__ = version("spatialdata-plugins-core")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without metadata
+    __version__ = "0+unknown"
+
+__all__ = [
+    "DaskComputeBackend",
+    "ElementExistsError",
+    "ElementNotFoundError",
+    "ElementWriteError",
+    "Location",
+    "NotSpatialDataError",
+    "ParallelWriteBackend",
+    "PluginInfo",
+    "PluginLoadWarning",
+    "Registry",
+    "SpatialData",
+    "SpatialDataPluginError",
+    "StoreExistsError",
+    "StoreNotFoundError",
+    "UnsafeOverwriteError",
+    "UnsupportedElementError",
+    "UnsupportedTargetError",
+    "__version__",
+    "get_plugin_manager",
+    "get_registry",
+    "hookimpl",
+    "info",
+    "list_plugins",
+    "open_location",
+    "read",
+    "read_element",
+    "synthetic_sdata",
+    "write",
+]

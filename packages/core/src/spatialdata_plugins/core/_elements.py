@@ -1,0 +1,378 @@
+"""Reading and writing one element into a zarr group, on any kind of location.
+
+Images, labels and tables go through spatialdata's own writers, which accept any zarr group. Points and shapes
+are parquet: beside the zarr keys on file-like locations (spatialdata's standard layout), as parquet-in-zarr on
+key-value stores (see :mod:`spatialdata_plugins.core._blob`).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from typing import Any
+
+import dask.array as da
+import dask.dataframe as dd
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import zarr
+from anndata import AnnData
+from xarray import DataArray, DataTree
+
+from spatialdata_plugins.core import _blob
+from spatialdata_plugins.core._location import Location
+
+ELEMENT_TYPES = ("images", "labels", "points", "shapes", "tables")
+INDEX_COLUMN = "__null_dask_index__"
+BLOB_ROW_GROUP_SIZE = 200_000
+
+
+# --------------------------------------------------------------------------------------------- writing
+
+
+def write_element(location: Location, root: zarr.Group, element_type: str, name: str, element: Any,
+                  options: dict[str, Any]) -> None:
+    """Write one element of a known type below ``root`` (the default ``sdp_write_element``).
+
+    Parameters
+    ----------
+    location
+        The target location (decides between loose parquet and parquet-in-zarr).
+    root
+        Root group of the SpatialData store.
+    element_type
+        One of :data:`ELEMENT_TYPES`.
+    name
+        Element name.
+    element
+        The element.
+    options
+        ``raster_compressor``, ``shapes_geometry_encoding`` and ``chunk_bytes`` are honoured.
+    """
+    from spatialdata._io import write_image, write_labels, write_table
+    from spatialdata._io.format import CurrentRasterFormat, CurrentTablesFormat
+    from spatialdata.models import validate_element
+
+    if element_type != "tables":
+        validate_element(element)
+    type_group = root.require_group(element_type)
+    if element_type == "images":
+        write_image(element, type_group.require_group(name), name, element_format=CurrentRasterFormat(),
+                    raster_compressor=options.get("raster_compressor"))
+    elif element_type == "labels":
+        write_labels(element, root, name, element_format=CurrentRasterFormat(),
+                     raster_compressor=options.get("raster_compressor"))
+    elif element_type == "points":
+        write_points(location, type_group.require_group(name), name, element, options)
+    elif element_type == "shapes":
+        write_shapes(location, type_group.require_group(name), name, element, options)
+    elif element_type == "tables":
+        write_table(element, type_group, name, element_format=CurrentTablesFormat())
+    else:
+        raise ValueError(f"unknown element type {element_type!r} for element {name!r}")
+
+
+def _known_categories(points: dd.DataFrame) -> dd.DataFrame:
+    # pyarrow would pick int8 codes for unknown categories and overflow past 127 of them
+    for column in points.columns:
+        c = points[column]
+        if isinstance(c.dtype, pd.CategoricalDtype) and not c.cat.known:
+            points[column] = c.cat.as_known()
+    return points
+
+
+def _points_metadata(group: zarr.Group, points: dd.DataFrame) -> None:
+    from spatialdata._io._utils import _write_metadata, overwrite_coordinate_transformations_non_raster
+    from spatialdata._io.format import CurrentPointsFormat
+    from spatialdata.models import get_axes_names
+    from spatialdata.transformations._utils import _get_transformations
+
+    fmt = CurrentPointsFormat()
+    axes = get_axes_names(points)
+    attrs = fmt.attrs_to_dict(points.attrs)
+    attrs["version"] = fmt.spatialdata_format_version
+    _write_metadata(group, group_type="ngff:points", axes=list(axes), attrs=attrs)
+    overwrite_coordinate_transformations_non_raster(group=group, axes=axes, transformations=_get_transformations(points))
+
+
+def _without_transform(obj: Any) -> Any:
+    out = obj.copy()
+    out.attrs = {k: v for k, v in obj.attrs.items() if k != "transform"}
+    return out
+
+
+def write_points(location: Location, group: zarr.Group, name: str, points: dd.DataFrame,
+                 options: dict[str, Any]) -> None:
+    """Write a points element: ``points.parquet`` beside the zarr metadata, or parquet-in-zarr on a key-value store.
+
+    Parameters
+    ----------
+    location
+        Target location.
+    group
+        The element group (``root/points/<name>``).
+    name
+        Element name.
+    points
+        The dask DataFrame.
+    options
+        Writer options (``chunk_bytes`` for parquet-in-zarr).
+    """
+    points = _known_categories(points)
+    plain = _without_transform(points)
+    if location.file_like:
+        path = location.file_path("points", name, "points.parquet")
+        backend = options["parallel_backend"]
+        if location.kind == "local":
+            backend.compute(plain.to_parquet(path, compute=False))
+        else:
+            backend.compute(plain.to_parquet(path, filesystem=location.fs, compute=False))
+    else:
+        _write_points_blob(group, plain, options)
+    _points_metadata(group, points)
+
+
+def _write_points_blob(group: zarr.Group, points: dd.DataFrame, options: dict[str, Any]) -> None:
+    meta = points._meta
+    if meta.index.name is None:
+        meta = meta.rename_axis(INDEX_COLUMN)
+    schema = pa.Schema.from_pandas(meta.reset_index(), preserve_index=False)
+    chunk_bytes = int(options.get("chunk_bytes", _blob.DEFAULT_CHUNK_BYTES))
+    with tempfile.TemporaryFile(prefix="sdp-points-") as spool:
+        with pq.ParquetWriter(spool, schema) as writer:
+            # one partition in memory at a time: the write is out of core like dask's own to_parquet
+            for partition in points.to_delayed():
+                frame = partition.compute()
+                if frame.index.name is None:
+                    frame = frame.rename_axis(INDEX_COLUMN)
+                table = pa.Table.from_pandas(frame.reset_index(), schema=schema, preserve_index=False)
+                writer.write_table(table, row_group_size=BLOB_ROW_GROUP_SIZE)
+        size = _blob.write_blob_from_spooled(group, spool, chunk_bytes)
+    group.attrs[_blob.ENCODING_KEY] = _blob.encoding_attrs("points", size, chunk_bytes)
+
+
+def write_shapes(location: Location, group: zarr.Group, name: str, shapes: gpd.GeoDataFrame,
+                 options: dict[str, Any]) -> None:
+    """Write a shapes element as GeoParquet (``shapes.parquet``), or parquet-in-zarr on a key-value store.
+
+    Parameters
+    ----------
+    location
+        Target location.
+    group
+        The element group (``root/shapes/<name>``).
+    name
+        Element name.
+    shapes
+        The GeoDataFrame.
+    options
+        ``shapes_geometry_encoding`` (``"WKB"`` or ``"geoarrow"``), ``chunk_bytes``.
+    """
+    from spatialdata._io._utils import _write_metadata, overwrite_coordinate_transformations_non_raster
+    from spatialdata._io.format import CurrentShapesFormat
+    from spatialdata.config import settings
+    from spatialdata.models import get_axes_names
+    from spatialdata.transformations._utils import _get_transformations
+
+    encoding = options.get("shapes_geometry_encoding") or settings.shapes_geometry_encoding
+    plain = _without_transform(shapes)
+    if location.file_like:
+        with location.fs.open(location.file_path("shapes", name, "shapes.parquet"), "wb") as f:  # type: ignore[union-attr]
+            plain.to_parquet(f, geometry_encoding=encoding)
+    else:
+        chunk_bytes = int(options.get("chunk_bytes", _blob.DEFAULT_CHUNK_BYTES))
+        with tempfile.TemporaryFile(prefix="sdp-shapes-") as spool:
+            plain.to_parquet(spool, geometry_encoding=encoding)
+            size = _blob.write_blob_from_spooled(group, spool, chunk_bytes)
+    fmt = CurrentShapesFormat()
+    attrs = fmt.attrs_to_dict(shapes.attrs)
+    attrs["version"] = fmt.spatialdata_format_version
+    axes = get_axes_names(shapes)
+    _write_metadata(group, group_type="ngff:shapes", axes=list(axes), attrs=attrs)
+    overwrite_coordinate_transformations_non_raster(group=group, axes=axes, transformations=_get_transformations(shapes))
+    if not location.file_like:
+        group.attrs[_blob.ENCODING_KEY] = _blob.encoding_attrs("shapes", size, chunk_bytes)
+
+
+# --------------------------------------------------------------------------------------------- reading
+
+
+def read_element(location: Location, group: zarr.Group, element_type: str, name: str,
+                 options: dict[str, Any]) -> Any:
+    """Read one element from its group (the default ``sdp_read_element``).
+
+    Parameters
+    ----------
+    location
+        The store.
+    group
+        The element group.
+    element_type
+        One of :data:`ELEMENT_TYPES`.
+    name
+        Element name.
+    options
+        ``columns`` and ``filters`` (pyarrow filter expressions) restrict points and shapes reads.
+
+    Returns
+    -------
+    object
+        The element.
+    """
+    if element_type in ("images", "labels"):
+        return read_raster(group, element_type)
+    if element_type == "points":
+        return read_points(location, group, name, columns=options.get("columns"), filters=options.get("filters"))
+    if element_type == "shapes":
+        return read_shapes(location, group, name, columns=options.get("columns"), filters=options.get("filters"))
+    if element_type == "tables":
+        return read_table(group)
+    raise ValueError(f"unknown element type {element_type!r} for element {name!r}")
+
+
+def raster_multiscales(group: zarr.Group) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return the (``ome`` block, first ``multiscales`` entry) of an image or labels group, zarr v2 or v3."""
+    attrs = group.attrs.asdict()
+    ome = attrs.get("ome", attrs)
+    if "multiscales" not in ome:
+        raise KeyError(f"{group.path} has no 'multiscales' metadata")
+    return ome, ome["multiscales"][0]
+
+
+def read_raster(group: zarr.Group, element_type: str) -> DataArray | DataTree:
+    """Read an image or labels element lazily (dask arrays) from its group on any zarr store."""
+    from spatialdata._io._utils import _get_transformations_from_ngff_dict
+    from spatialdata.models.pyramids_utils import dask_arrays_to_datatree
+    from spatialdata.transformations._utils import _set_transformations, compute_coordinates
+
+    ome, multiscales = raster_multiscales(group)
+    axes = [axis["name"] if isinstance(axis, dict) else axis for axis in multiscales["axes"]]
+    arrays = [da.from_zarr(group[d["path"]]) for d in multiscales["datasets"]]
+    transformations = _get_transformations_from_ngff_dict(multiscales["coordinateTransformations"])
+    channels = None
+    if element_type == "images":
+        omero = ome.get("omero") or group.attrs.get("omero")
+        if omero is not None:
+            channels = [c["label"] for c in omero["channels"]]
+        elif "channels_metadata" in ome:
+            channels = [c["label"] for c in ome["channels_metadata"]["channels"]]
+    if len(arrays) > 1:
+        tree = dask_arrays_to_datatree(arrays, dims=axes, channels=channels)
+        _set_transformations(tree, transformations)
+        return compute_coordinates(tree)
+    image = DataArray(arrays[0], name="image", dims=axes, coords={"c": channels} if channels is not None else {})
+    _set_transformations(image, transformations)
+    return compute_coordinates(image)
+
+
+def _set_element_metadata(element: Any, group: zarr.Group, formats: dict[str, Any]) -> None:
+    from spatialdata._io._utils import _get_transformations_from_ngff_dict
+    from spatialdata._io.format import _parse_version
+    from spatialdata.transformations._utils import _set_transformations
+
+    attrs = group.attrs.asdict()
+    _set_transformations(element, _get_transformations_from_ngff_dict(attrs["coordinateTransformations"]))
+    if formats:
+        version = _parse_version(group, expect_attrs_key=True)
+        parsed = formats[version].attrs_from_dict(attrs)
+        if parsed:
+            element.attrs["spatialdata_attrs"] = parsed
+
+
+class _RowGroupReader:
+    """Read row groups of a parquet-in-zarr blob; its ``columns=`` keyword gives dask column projection."""
+
+    def __init__(self, group: zarr.Group, filters: Any, index: bool) -> None:
+        self._group = group
+        self._filters = filters
+        self._index = index
+
+    def __dask_tokenize__(self) -> tuple[Any, ...]:
+        return (type(self).__name__, id(self._group.store), self._group.path, str(self._filters), self._index)
+
+    def __call__(self, row_groups: list[int], columns: list[str] | None = None) -> pd.DataFrame:
+        wanted = None if columns is None else list(columns)
+        if wanted is not None and self._index:
+            wanted.append(INDEX_COLUMN)
+        with _blob.open_blob(self._group) as raw:
+            table = pq.ParquetFile(raw).read_row_groups(row_groups, columns=wanted)
+        if self._filters is not None:
+            table = table.filter(pq.filters_to_expression(self._filters))
+        return _table_to_frame(table, self._index)
+
+
+def _table_to_frame(table: pa.Table, index: bool) -> pd.DataFrame:
+    frame = table.to_pandas()
+    if index and INDEX_COLUMN in frame.columns:
+        frame = frame.set_index(INDEX_COLUMN).rename_axis(None)
+    return frame
+
+
+def read_points(location: Location, group: zarr.Group, name: str, columns: list[str] | None = None,
+                filters: Any = None) -> dd.DataFrame:
+    """Read a points element lazily as a dask DataFrame; ``columns`` and ``filters`` read only what they need."""
+    from spatialdata._io.format import PointsFormats
+
+    if _blob.is_blob_encoded(group):
+        with _blob.open_blob(group) as raw:
+            pf = pq.ParquetFile(raw)
+            schema = pf.schema_arrow
+            n_row_groups = pf.num_row_groups
+        has_index = INDEX_COLUMN in schema.names
+        meta = _table_to_frame(schema.empty_table(), has_index)
+        if columns is not None:
+            meta = meta[list(columns)]
+        parts = [[i] for i in range(n_row_groups)] or [[]]
+        points = dd.from_map(_RowGroupReader(group, filters, has_index), parts, meta=meta, enforce_metadata=False,
+                             label="read-parquet-in-zarr", columns=columns)
+    else:
+        path = location.file_path("points", name, "points.parquet")
+        kwargs: dict[str, Any] = {"columns": columns, "filters": filters}
+        if location.kind != "local":
+            kwargs["filesystem"] = location.fs
+        points = dd.read_parquet(path, **kwargs)
+    _set_element_metadata(points, group, PointsFormats)
+    return points
+
+
+def read_shapes(location: Location, group: zarr.Group, name: str, columns: list[str] | None = None,
+                filters: Any = None) -> gpd.GeoDataFrame:
+    """Read a shapes element (GeoDataFrame); ``columns`` and ``filters`` read only the parts they need."""
+    from spatialdata._io.format import ShapesFormats, ShapesFormatV01, _parse_version
+
+    version = _parse_version(group, expect_attrs_key=True)
+    if isinstance(ShapesFormats[version], ShapesFormatV01):
+        if location.kind != "local":
+            raise NotImplementedError(f"shapes {name!r} use the legacy v0.1 layout, readable only from a local path")
+        from spatialdata._io.io_shapes import _read_shapes
+
+        return _read_shapes(location.file_path("shapes", name))
+    kwargs: dict[str, Any] = {"columns": columns}
+    if filters is not None:
+        kwargs["filters"] = filters
+    if _blob.is_blob_encoded(group):
+        with _blob.open_blob(group) as raw:
+            shapes = gpd.read_parquet(raw, **kwargs)
+    else:
+        with location.fs.open(location.file_path("shapes", name, "shapes.parquet"), "rb") as f:  # type: ignore[union-attr]
+            shapes = gpd.read_parquet(f, **kwargs)
+    _set_element_metadata(shapes, group, {})
+    return shapes
+
+
+def read_table(group: zarr.Group) -> AnnData:
+    """Read a table element (AnnData) from its group on any zarr store."""
+    from anndata.io import read_elem
+    from spatialdata.models import TableModel
+
+    table = read_elem(group)
+    attrs = table.uns.get(TableModel.ATTRS_KEY)
+    if attrs is not None:
+        # spatialdata omits keys whose value is None, and stores region lists as arrays
+        for key in ("region", "region_key", "instance_key"):
+            attrs.setdefault(key, None)
+        if isinstance(attrs.get("region"), np.ndarray):
+            attrs["region"] = attrs["region"].tolist()
+    return table

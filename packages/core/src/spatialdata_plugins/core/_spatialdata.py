@@ -1,0 +1,203 @@
+"""``spatialdata_plugins.core.SpatialData``: spatialdata's object, with element access through the hooks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import spatialdata
+
+from spatialdata_plugins.core._errors import (
+    ElementExistsError,
+    ElementNotFoundError,
+    UnsupportedElementError,
+)
+from spatialdata_plugins.core._registry import get_registry
+
+if TYPE_CHECKING:
+    from spatialdata_plugins.core._location import Location
+
+
+class SpatialData(spatialdata.SpatialData):
+    """A :class:`spatialdata.SpatialData` whose item access, ``repr`` and ``write`` go through the plugin hooks.
+
+    Every spatialdata function accepts it. On top of spatialdata's API it can :meth:`attach` objects that a plugin
+    resolves into an element on first access (a lazy link to an external file, for example).
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As for :class:`spatialdata.SpatialData`.
+
+    Examples
+    --------
+    >>> from spatialdata_plugins.core import SpatialData
+    >>> sdata = SpatialData()
+    >>> sdata.attached
+    {}
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._attached: dict[str, Any] = {}
+        self.location: Location | None = None
+
+    @classmethod
+    def from_spatialdata(cls, sdata: spatialdata.SpatialData) -> SpatialData:
+        """Wrap a plain :class:`spatialdata.SpatialData` (elements are shared, not copied).
+
+        Parameters
+        ----------
+        sdata
+            The object to wrap; returned unchanged if it already is a plugin-aware ``SpatialData``.
+
+        Returns
+        -------
+        SpatialData
+            The wrapper.
+        """
+        if isinstance(sdata, cls):
+            return sdata
+        out = cls(images=sdata.images, labels=sdata.labels, points=sdata.points, shapes=sdata.shapes,
+                  tables=sdata.tables, attrs=sdata.attrs)
+        out.path = sdata.path
+        return out
+
+    # ----------------------------------------------------------------------------------- attached objects
+
+    @property
+    def attached(self) -> dict[str, Any]:
+        """Objects attached by name (a copy); accessed ones stay listed here while also being elements."""
+        return dict(self._attached)
+
+    def _element_names(self) -> set[str]:
+        return {name for _, name, _ in self._gen_elements(include_tables=True)}
+
+    def attach(self, obj: Any, name: str | None = None) -> str:
+        """Attach an object that a plugin resolves into an element when it is first accessed; no IO happens here.
+
+        Parameters
+        ----------
+        obj
+            The object, for example a lazy container.
+        name
+            Element name; defaults to ``obj.key`` or ``obj.name``.
+
+        Returns
+        -------
+        str
+            The name it was attached under.
+
+        Raises
+        ------
+        ElementExistsError
+            If the name is already used by an element or another attached object.
+        """
+        name = name or getattr(obj, "key", None) or getattr(obj, "name", None)
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"cannot attach {type(obj).__name__}: give a name (the object has no 'key' or 'name')")
+        if name in self._attached or name in self._element_names():
+            raise ElementExistsError(f"an element named {name!r} already exists; detach or delete it first")
+        self._attached[name] = obj
+        return name
+
+    def detach(self, name: str) -> Any:
+        """Remove an attached object (and its resolved element, if it was accessed) and return the object.
+
+        Parameters
+        ----------
+        name
+            The name it is attached under.
+
+        Returns
+        -------
+        object
+            The attached object.
+        """
+        if name not in self._attached:
+            raise ElementNotFoundError(f"nothing is attached under {name!r}; attached: {sorted(self._attached)}")
+        obj = self._attached.pop(name)
+        if name in self._element_names():
+            super().__delitem__(name)
+        return obj
+
+    def is_attached(self, name: str) -> bool:
+        """Whether ``name`` is an attached object."""
+        return name in self._attached
+
+    def is_resolved(self, name: str) -> bool:
+        """Whether an attached object has already been turned into an element."""
+        return name in self._attached and name in self._element_names()
+
+    # ----------------------------------------------------------------------------------- element access
+
+    def __getitem__(self, item: str) -> Any:
+        """Return the element ``item``, resolving an attached object through ``sdp_access_element`` on first access."""
+        hook = get_registry().hook
+        if item in self._attached and item not in self._element_names():
+            obj = self._attached[item]
+            element = hook.sdp_access_element(sdata=self, name=item, obj=obj)
+            if element is None:
+                raise UnsupportedElementError(
+                    f"no installed plugin can resolve {item!r} (a {type(obj).__module__}.{type(obj).__name__}); "
+                    "install the plugin that provides this type"
+                )
+            spatialdata.SpatialData.__setitem__(self, item, element)
+            return element
+        try:
+            element = super().__getitem__(item)
+        except KeyError:
+            available = sorted(self._element_names() | set(self._attached))
+            raise ElementNotFoundError(f"no element named {item!r}; available: {available}") from None
+        resolved = hook.sdp_access_element(sdata=self, name=item, obj=element)
+        return element if resolved is None else resolved
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._attached or super().__contains__(key)  # type: ignore[operator]
+
+    def __delitem__(self, key: str) -> None:
+        if key in self._attached:
+            self.detach(key)
+            return
+        try:
+            super().__delitem__(key)
+        except KeyError:
+            raise ElementNotFoundError(f"no element named {key!r}") from None
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key in self._attached:
+            raise ElementExistsError(f"{key!r} is an attached object; detach it before assigning an element")
+        super().__setitem__(key, value)
+
+    def _gen_repr(self) -> str:
+        text = super()._gen_repr()
+        unresolved = [n for n in self._attached if n not in self._element_names()]
+        if not unresolved:
+            return text
+        hook = get_registry().hook
+        lines = [text, "with attached objects (resolved on access):"]
+        for name in unresolved:
+            desc = hook.sdp_describe_attached(name=name, obj=self._attached[name])
+            lines.append(f"  └── {name!r}: {desc}")
+        return "\n".join(lines)
+
+    # ----------------------------------------------------------------------------------- IO
+
+    def write(self, target: Any = None, overwrite: bool = False, **options: Any) -> None:  # type: ignore[override]
+        """Write through the core (any zarr store, plugin write hooks); see :func:`spatialdata_plugins.core.write`.
+
+        Parameters
+        ----------
+        target
+            Path, URL, zarr store or plugin object; defaults to where the object was read from.
+        overwrite
+            Replace an existing store.
+        **options
+            Passed to :func:`spatialdata_plugins.core.write`.
+        """
+        from spatialdata_plugins.core._io import write
+
+        if target is None:
+            target = self.location.source if self.location is not None else self.path
+        if target is None:
+            raise ValueError("give a target: this SpatialData was not read from a store")
+        write(self, target, overwrite=overwrite, **options)
