@@ -1,0 +1,67 @@
+"""Nox sessions: each package tested alone, everything together, lint, docs, scale runs and benchmarks."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.sessions = ["tests", "integration", "lint", "docs"]
+
+ROOT = Path(__file__).parent
+PACKAGES = sorted(p.name for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").exists())
+
+
+def _sync(session: nox.Session, *args: str) -> None:
+    """Install from uv.lock into this session's own virtualenv."""
+    session.run_install(
+        "uv", "sync", "--locked", *args,
+        env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
+    )
+
+
+@nox.session(python="3.12")
+@nox.parametrize("package", [nox.param(name, id=name) for name in PACKAGES])
+def tests(session: nox.Session, package: str) -> None:
+    """Test one package alone, with only its own dependencies and its own test group."""
+    _sync(session, "--package", f"spatialdata-plugins-{package}", "--group", "test", "--no-default-groups")
+    session.run("pytest", f"packages/{package}/tests", *session.posargs)
+
+
+@nox.session(python="3.12")
+def integration(session: nox.Session) -> None:
+    """Every package installed together: real entry-point discovery across plugins."""
+    _sync(session, "--all-packages", "--group", "test", "--no-default-groups")
+    session.run("pytest", "tests", *session.posargs)
+
+
+@nox.session(python="3.12")
+def lint(session: nox.Session) -> None:
+    """Ruff lint and format check."""
+    _sync(session, "--only-group", "lint")
+    session.run("ruff", "check", ".")
+
+
+@nox.session(python="3.12")
+def docs(session: nox.Session) -> None:
+    """Build the documentation with warnings as errors."""
+    _sync(session, "--all-packages", "--group", "docs", "--no-default-groups")
+    session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
+
+
+@nox.session(python="3.12")
+def scale(session: nox.Session) -> None:
+    """Long scale runs (marked ``scale``), skipped by the default test command."""
+    _sync(session, "--all-packages", "--group", "test", "--no-default-groups")
+    session.run("pytest", "-m", "scale", "packages", "tests", *session.posargs)
+
+
+@nox.session(python="3.12")
+def bench(session: nox.Session) -> None:
+    """Run every benchmark script; each prints its table (pass a script name to run one)."""
+    _sync(session, "--all-packages", "--group", "test", "--no-default-groups")
+    scripts = session.posargs or sorted(str(p) for p in (ROOT / "benchmarks").glob("bench_*.py"))
+    for script in scripts:
+        session.run("python", script, env={"PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0")})
