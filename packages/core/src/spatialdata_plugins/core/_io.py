@@ -9,6 +9,7 @@ import shutil
 import tempfile
 import uuid
 import warnings
+from pathlib import Path
 from collections.abc import Iterator
 from typing import Any
 
@@ -158,7 +159,7 @@ def read(
         sdata.attach(obj, name)
     sdata.location = location
     if location.kind == "local":
-        sdata.path = location.root  # type: ignore[assignment]
+        sdata.path = Path(location.root)  # type: ignore[arg-type]
     hook.sdp_after_read(sdata=sdata, location=location, root=root)
     return sdata
 
@@ -450,5 +451,5 @@ def write(
     if isinstance(sdata, SpatialData):
         sdata.location = location
     if location.kind == "local":
-        sdata.path = location.root  # type: ignore[assignment]
+        sdata.path = Path(location.root)  # type: ignore[arg-type]
     return location

@@ -67,13 +67,20 @@ class Location:
         return posixpath.join(self.root, *parts) if self.kind != "local" else os.path.join(self.root, *parts)
 
     def exists(self) -> bool:
-        """Whether anything is stored at this location."""
+        """Whether anything is stored at this location (an empty directory or an empty zarr group is nothing)."""
         if self.kind == "local":
-            return os.path.exists(self.root or "")
+            root = self.root or ""
+            return os.path.exists(root) and not (os.path.isdir(root) and not os.listdir(root))
         if self.kind == "fsspec":
             assert self.fs is not None and self.root is not None
-            return bool(self.fs.exists(self.root))
-        return not sync(self.store.is_empty(self.path))
+            return bool(self.fs.exists(self.root)) and bool(self.fs.find(self.root, maxdepth=2))
+        prefix = f"{self.path.strip('/')}/" if self.path.strip("/") else ""
+        keys = list_keys(self.store, prefix)
+        if keys == [f"{prefix}zarr.json"]:
+            # a freshly created, empty group (for example ``root.require_group("sample")``) holds nothing
+            group = zarr.open_group(store=self.store, path=self.path or None, mode="r")
+            return bool(group.attrs.asdict())
+        return bool(keys)
 
     def open_root(self, mode: Literal["r", "r+", "a", "w"] = "r") -> zarr.Group:
         """Open the root zarr group."""

@@ -35,7 +35,7 @@ def synthetic_sdata(seed: int = 0, size: int = 256, n_points: int = 5_000, n_cel
         The object; the table annotates the ``cells`` circles.
     """
     from spatialdata.models import Image2DModel, Labels2DModel, PointsModel, ShapesModel, TableModel
-    from spatialdata.transformations import Affine, Identity, Scale
+    from spatialdata.transformations import Affine, Identity, Scale, Translation
 
     rng = np.random.default_rng(seed)
     centres = rng.uniform(10, size - 10, size=(n_cells, 2))
@@ -71,23 +71,28 @@ def synthetic_sdata(seed: int = 0, size: int = 256, n_points: int = 5_000, n_cel
     table = TableModel.parse(AnnData(X=counts, obs=obs, var=pd.DataFrame(index=[f"gene_{g:03d}" for g in range(n_genes)])),
                              region="cells", region_key="region", instance_key="cell_id")
 
+    # transformations are given over the element's own axes, the form spatialdata stores them in, so that a
+    # write/read round trip gives back equal objects
     scale = Scale([0.5, 0.5], axes=("x", "y"))
+    image_scale = Scale([1.0, 0.5, 0.5], axes=("c", "y", "x"))
+    shift = Translation([0.0, 20.0, 10.0], axes=("c", "y", "x"))
     rotation = Affine(np.array([[0.0, -1.0, size], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]), input_axes=("x", "y"),
                       output_axes=("x", "y"))
     return SpatialData(
         images={
             "image": Image2DModel.parse(image, dims=("c", "y", "x"), c_coords=["DAPI", "noise", "stripes"],
-                                        transformations={"global": Identity(), "microns": scale}),
+                                        transformations={"global": Identity(), "microns": image_scale}),
             "image_multiscale": Image2DModel.parse(image, dims=("c", "y", "x"), scale_factors=[2, 2],
                                                    c_coords=["DAPI", "noise", "stripes"],
-                                                   transformations={"global": Identity(), "rotated": rotation}),
+                                                   transformations={"global": Identity(), "shifted": shift}),
         },
         labels={"cell_labels": Labels2DModel.parse(labels, dims=("y", "x"), transformations={"global": Identity()})},
         points={"transcripts": PointsModel.parse(dd.from_pandas(points_df, npartitions=2),
                                                   feature_key="gene", transformations={"global": Identity()})},
         shapes={
             "cells": ShapesModel.parse(circles, transformations={"global": Identity()}),
-            "regions": ShapesModel.parse(polygons, transformations={"global": Identity(), "microns": scale}),
+            "regions": ShapesModel.parse(polygons, transformations={"global": Identity(), "microns": scale,
+                                                                   "rotated": rotation}),
         },
         tables={"table": table},
         attrs={"description": "synthetic spatialdata-plugins demo", "seed": seed},

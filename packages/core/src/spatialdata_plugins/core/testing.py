@@ -105,13 +105,15 @@ def s3_server() -> Iterator[dict[str, Any]]:
 @pytest.fixture
 def s3_bucket(s3_server: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """A fresh bucket on the test S3 server: ``{"bucket", "url", "storage_options"}``."""
+    import boto3
     import s3fs
 
     options = s3_server["storage_options"]
     name = f"sdp-{uuid.uuid4().hex[:12]}"
+    client = boto3.client("s3", endpoint_url=options["endpoint_url"], aws_access_key_id=options["key"],
+                          aws_secret_access_key=options["secret"], region_name="us-east-1")
+    client.create_bucket(Bucket=name)
     fs = s3fs.S3FileSystem(**options)
-    fs.mkdir(name)
-    fs.invalidate_cache()
     yield {"bucket": name, "url": f"s3://{name}", "storage_options": options}
     try:
         fs.rm(name, recursive=True)
