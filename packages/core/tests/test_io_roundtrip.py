@@ -61,13 +61,16 @@ def test_plain_spatialdata_store_reads_back_unchanged(tmp_path, synthetic_sdata)
     assert str(ours.path) == str(out)
 
 
-def test_memory_store_round_trip(synthetic_sdata):
+def test_memory_store_round_trip(tmp_path, synthetic_sdata):
     store = zarr.storage.MemoryStore()
     write(synthetic_sdata, store)
     back = read(store)
     assert_spatial_data_objects_are_identical(synthetic_sdata, back)
     assert back.attrs == synthetic_sdata.attrs
     _assert_lazy(back)
+    # what was read from a key-value store writes on anywhere else (categories, index, dtypes survive)
+    write(back, tmp_path / "from_memory.zarr")
+    assert_spatial_data_objects_are_identical(synthetic_sdata, spatialdata.read_zarr(tmp_path / "from_memory.zarr"))
     # no loose parquet can exist in a key-value store: points and shapes are parquet-in-zarr
     root = zarr.open_group(store, mode="r")
     assert root["points"]["transcripts"].attrs["spatialdata_plugins"]["encoding"] == "parquet-in-zarr"

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import zarr
 from anndata import AnnData
+from dask.dataframe.utils import clear_known_categories
 from xarray import DataArray, DataTree
 
 from spatialdata_plugins.core import _blob
@@ -150,7 +151,14 @@ def _write_points_blob(group: zarr.Group, points: dd.DataFrame, options: dict[st
                 table = pa.Table.from_pandas(frame.reset_index(), schema=schema, preserve_index=False)
                 writer.write_table(table, row_group_size=BLOB_ROW_GROUP_SIZE)
         size = _blob.write_blob_from_spooled(group, spool, chunk_bytes)
-    group.attrs[_blob.ENCODING_KEY] = _blob.encoding_attrs("points", size, chunk_bytes)
+    block = _blob.encoding_attrs("points", size, chunk_bytes)
+    # known categories (in their order) are kept, so a read gives back the same dtypes as were written
+    block["categories"] = {
+        str(c): [v.item() if hasattr(v, "item") else v for v in meta[c].cat.categories]
+        for c in meta.columns
+        if isinstance(meta[c].dtype, pd.CategoricalDtype)
+    }
+    group.attrs[_blob.ENCODING_KEY] = block
 
 
 def write_shapes(location: Location, group: zarr.Group, name: str, shapes: gpd.GeoDataFrame,
@@ -284,10 +292,11 @@ def _set_element_metadata(element: Any, group: zarr.Group, formats: dict[str, An
 class _RowGroupReader:
     """Read row groups of a parquet-in-zarr blob; its ``columns=`` keyword gives dask column projection."""
 
-    def __init__(self, group: zarr.Group, filters: Any, index: bool) -> None:
+    def __init__(self, group: zarr.Group, filters: Any, index: bool, dtypes: dict[str, pd.CategoricalDtype]) -> None:
         self._group = group
         self._filters = filters
         self._index = index
+        self._dtypes = dtypes
 
     def __dask_tokenize__(self) -> tuple[Any, ...]:
         return (type(self).__name__, id(self._group.store), self._group.path, str(self._filters), self._index)
@@ -300,7 +309,9 @@ class _RowGroupReader:
             table = pq.ParquetFile(raw).read_row_groups(row_groups, columns=wanted)
         if self._filters is not None:
             table = table.filter(pq.filters_to_expression(self._filters))
-        return _table_to_frame(table, self._index)
+        frame = _table_to_frame(table, self._index)
+        dtypes = {c: t for c, t in self._dtypes.items() if c in frame.columns}
+        return frame.astype(dtypes) if dtypes else frame
 
 
 def _table_to_frame(table: pa.Table, index: bool) -> pd.DataFrame:
@@ -321,11 +332,16 @@ def read_points(location: Location, group: zarr.Group, name: str, columns: list[
             schema = pf.schema_arrow
             n_row_groups = pf.num_row_groups
         has_index = INDEX_COLUMN in schema.names
+        # categories recorded at write time are restored exactly; others stay unknown, as with dd.read_parquet
+        known = group.attrs[_blob.ENCODING_KEY].get("categories", {})
+        dtypes = {c: pd.CategoricalDtype(v) for c, v in known.items()}
         meta = _table_to_frame(schema.empty_table(), has_index)
+        unknown = [c for c in meta.columns if isinstance(meta[c].dtype, pd.CategoricalDtype) and c not in dtypes]
+        meta = clear_known_categories(meta.astype(dtypes), cols=unknown) if unknown else meta.astype(dtypes)
         if columns is not None:
             meta = meta[list(columns)]
         parts = [[i] for i in range(n_row_groups)] or [[]]
-        points = dd.from_map(_RowGroupReader(group, filters, has_index), parts, meta=meta, enforce_metadata=False,
+        points = dd.from_map(_RowGroupReader(group, filters, has_index, dtypes), parts, meta=meta, enforce_metadata=False,
                              label="read-parquet-in-zarr", columns=columns)
     else:
         path = location.file_path("points", name, "points.parquet")

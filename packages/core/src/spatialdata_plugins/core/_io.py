@@ -17,6 +17,7 @@ import dask.array as da
 import dask.dataframe as dd
 import spatialdata
 import zarr
+from dask.utils import key_split
 from tqdm.auto import tqdm
 from xarray import DataArray, DataTree
 from zarr.errors import GroupNotFoundError, ZarrUserWarning
@@ -213,19 +214,33 @@ def read_element(
 # ---------------------------------------------------------------------------------------------------- writing
 
 
-def _is_lazy(element: Any) -> bool:
+_IO_TASK_PREFIXES = ("read-parquet", "read_parquet", "from-zarr", "original-from-zarr")
+
+
+def _task_prefixes(collection: Any) -> set[str]:
+    graph = collection.__dask_graph__()
+    layers = getattr(graph, "layers", None)
+    keys = layers.keys() if layers else dict(graph).keys()
+    return {key_split(k) for k in keys}
+
+
+def _reads_from_storage(element: Any) -> bool:
+    """Whether computing the element reads from a store (a dask graph with parquet or zarr read tasks)."""
     if isinstance(element, dd.DataFrame):
-        return True
-    if isinstance(element, DataArray):
-        return isinstance(element.data, da.Array)
-    if isinstance(element, DataTree):
-        return any(isinstance(node.ds[v].data, da.Array) for node in element.subtree for v in node.ds.data_vars)
-    return False
+        collections = [element]
+    elif isinstance(element, DataArray):
+        collections = [element.data] if isinstance(element.data, da.Array) else []
+    elif isinstance(element, DataTree):
+        collections = [node.ds[v].data for node in element.subtree for v in node.ds.data_vars
+                       if isinstance(node.ds[v].data, da.Array)]
+    else:
+        return False
+    return any(p.startswith(_IO_TASK_PREFIXES) for c in collections for p in _task_prefixes(c))
 
 
 def _check_not_backing(sdata: spatialdata.SpatialData, location: Location) -> None:
     """Refuse to overwrite a store that lazily loaded elements of ``sdata`` still read from."""
-    lazy = [name for _, name, el in sdata.gen_elements() if _is_lazy(el)]
+    lazy = [name for _, name, el in sdata.gen_elements() if _reads_from_storage(el)]
     if not lazy:
         return
     same_source = isinstance(sdata, SpatialData) and sdata.location is not None and (
