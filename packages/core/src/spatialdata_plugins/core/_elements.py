@@ -303,15 +303,41 @@ class _RowGroupReader:
 
     def __call__(self, row_groups: list[int], columns: list[str] | None = None) -> pd.DataFrame:
         wanted = None if columns is None else list(columns)
-        if wanted is not None and self._index:
-            wanted.append(INDEX_COLUMN)
+        if wanted is not None:
+            # filter columns are read too, and dropped again after filtering
+            wanted += [c for c in _filter_columns(self._filters) if c not in wanted]
+            if self._index:
+                wanted.append(INDEX_COLUMN)
         with _blob.open_blob(self._group) as raw:
             table = pq.ParquetFile(raw).read_row_groups(row_groups, columns=wanted)
         if self._filters is not None:
             table = table.filter(pq.filters_to_expression(self._filters))
+        if columns is not None:
+            table = table.select([c for c in table.column_names if c in columns or c == INDEX_COLUMN])
         frame = _table_to_frame(table, self._index)
         dtypes = {c: t for c, t in self._dtypes.items() if c in frame.columns}
         return frame.astype(dtypes) if dtypes else frame
+
+
+def _filter_columns(filters: Any) -> list[str]:
+    """Column names used by pyarrow DNF filters (``[(col, op, value), ...]`` or a list of such lists)."""
+    if not filters:
+        return []
+    clauses = filters if isinstance(filters[0], list) else [filters]
+    names: list[str] = []
+    for clause in clauses:
+        for column, _, _ in clause:
+            if column not in names:
+                names.append(column)
+    return names
+
+
+def _row_groups_matching(raw: Any, filters: Any) -> list[int]:
+    """Row groups whose parquet statistics may satisfy ``filters`` (pyarrow's own pruning)."""
+    import pyarrow.dataset as pads
+
+    fragment = pads.ParquetFileFormat().make_fragment(raw)
+    return [f.row_groups[0].id for f in fragment.split_by_row_group(filter=pq.filters_to_expression(filters))]
 
 
 def _table_to_frame(table: pa.Table, index: bool) -> pd.DataFrame:
@@ -330,7 +356,10 @@ def read_points(location: Location, group: zarr.Group, name: str, columns: list[
         with _blob.open_blob(group) as raw:
             pf = pq.ParquetFile(raw)
             schema = pf.schema_arrow
-            n_row_groups = pf.num_row_groups
+            row_groups = list(range(pf.num_row_groups))
+            if filters:
+                raw.seek(0)
+                row_groups = _row_groups_matching(raw, filters)
         has_index = INDEX_COLUMN in schema.names
         # categories recorded at write time are restored exactly; others stay unknown, as with dd.read_parquet
         known = group.attrs[_blob.ENCODING_KEY].get("categories", {})
@@ -340,7 +369,7 @@ def read_points(location: Location, group: zarr.Group, name: str, columns: list[
         meta = clear_known_categories(meta.astype(dtypes), cols=unknown) if unknown else meta.astype(dtypes)
         if columns is not None:
             meta = meta[list(columns)]
-        parts = [[i] for i in range(n_row_groups)] or [[]]
+        parts = [[i] for i in row_groups] or [[]]
         points = dd.from_map(_RowGroupReader(group, filters, has_index, dtypes), parts, meta=meta, enforce_metadata=False,
                              label="read-parquet-in-zarr", columns=columns)
     else:

@@ -11,6 +11,8 @@ Installed as a pytest plugin (entry point ``pytest11``), so every test suite tha
     exactly as installed ones (``importlib.metadata.EntryPoint`` objects, no installation).
 ``synthetic_sdata``
     :func:`spatialdata_plugins.core.synthetic_sdata` with seed 0.
+``CountingStore``
+    A zarr store wrapper counting the bytes read through it, for partial-read assertions.
 ``s3_server`` / ``s3_bucket``
     A real S3-protocol server (moto) on 127.0.0.1 for the test session, and a fresh bucket with its
     ``storage_options``. Needs ``moto[server]`` and ``s3fs``; tests are skipped when they are missing.
@@ -25,8 +27,60 @@ from importlib.metadata import EntryPoint
 from typing import Any
 
 import pytest
+from zarr.storage import WrapperStore
 
 from spatialdata_plugins.core._registry import Registry, set_registry
+
+
+class CountingStore(WrapperStore):
+    """Wrap a zarr v3 store and count the bytes read through every read path (async, sync, ranged).
+
+    Parameters
+    ----------
+    store
+        The store to wrap.
+
+    Attributes
+    ----------
+    bytes_read
+        Bytes returned so far; set it to 0 to start a new measurement.
+    """
+
+    def __init__(self, store: Any, _counter: list[int] | None = None) -> None:
+        super().__init__(store)
+        # zarr re-wraps stores (``with_read_only``); every copy shares one counter
+        self._counter = _counter if _counter is not None else [0]
+
+    def _with_store(self, store: Any) -> CountingStore:
+        return type(self)(store, self._counter)
+
+    @property
+    def bytes_read(self) -> int:  # noqa: D102
+        return self._counter[0]
+
+    @bytes_read.setter
+    def bytes_read(self, value: int) -> None:
+        self._counter[0] = value
+
+    def _count(self, buf: Any) -> Any:
+        if buf is not None:
+            self._counter[0] += len(buf)
+        return buf
+
+    async def get(self, key: str, prototype: Any, byte_range: Any = None) -> Any:  # noqa: D102
+        return self._count(await super().get(key, prototype, byte_range))
+
+    def get_sync(self, key: str, *, prototype: Any = None, byte_range: Any = None) -> Any:  # noqa: D102
+        return self._count(super().get_sync(key, prototype=prototype, byte_range=byte_range))
+
+    async def get_partial_values(self, prototype: Any, key_ranges: Any) -> list[Any]:  # noqa: D102
+        return [self._count(b) for b in await super().get_partial_values(prototype, key_ranges)]
+
+    async def get_ranges(self, key: str, byte_ranges: Any, **kwargs: Any) -> Any:  # noqa: D102
+        async for group in super().get_ranges(key, byte_ranges, **kwargs):
+            for _, buf in group:
+                self._count(buf)
+            yield group
 
 
 @pytest.fixture
