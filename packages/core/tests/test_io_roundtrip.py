@@ -133,3 +133,15 @@ def test_selection_reads_only_requested(tmp_path, synthetic_sdata):
     assert not only_points.images and not only_points.shapes
     by_name = read(out, selection=["cells", "image"])
     assert set(by_name.shapes) == {"cells"} and set(by_name.images) == {"image"}
+
+
+def test_named_points_index_survives_memory_round_trip():
+    import pandas as pd
+    from spatialdata.models import PointsModel
+
+    df = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [4.0, 5.0, 6.0]}, index=pd.Index([10, 20, 30], name="pid"))
+    sdata = SpatialData(points={"p": PointsModel.parse(dd.from_pandas(df, npartitions=1))})
+    store = zarr.storage.MemoryStore()
+    write(sdata, store)
+    back = read(store)["p"].compute()
+    assert back.index.name == "pid" and list(back.index) == [10, 20, 30] and list(back.columns) == ["x", "y"]

@@ -9,6 +9,7 @@ import spatialdata
 from spatialdata_plugins.core import (
     ElementExistsError,
     ElementNotFoundError,
+    InvalidArgumentError,
     SpatialData,
     UnsupportedElementError,
     hookimpl,
@@ -62,7 +63,7 @@ def test_attach_resolves_on_first_access(sdp_fake_entry_points, synthetic_sdata)
 def test_attach_errors(sdp_registry, synthetic_sdata):
     with pytest.raises(ElementExistsError, match="cells"):
         synthetic_sdata.attach(object(), name="cells")
-    with pytest.raises(ValueError, match="give a name"):
+    with pytest.raises(InvalidArgumentError, match="give a name"):
         synthetic_sdata.attach(object())
     synthetic_sdata.attach(object(), name="mystery")
     with pytest.raises(UnsupportedElementError, match="mystery.*install the plugin"):

@@ -137,7 +137,8 @@ def write_points(location: Location, group: zarr.Group, name: str, points: dd.Da
 
 def _write_points_blob(group: zarr.Group, points: dd.DataFrame, options: dict[str, Any]) -> None:
     meta = points._meta
-    if meta.index.name is None:
+    index_name = meta.index.name
+    if index_name is None:
         meta = meta.rename_axis(INDEX_COLUMN)
     schema = pa.Schema.from_pandas(meta.reset_index(), preserve_index=False)
     chunk_bytes = int(options.get("chunk_bytes", _blob.DEFAULT_CHUNK_BYTES))
@@ -152,6 +153,7 @@ def _write_points_blob(group: zarr.Group, points: dd.DataFrame, options: dict[st
                 writer.write_table(table, row_group_size=BLOB_ROW_GROUP_SIZE)
         size = _blob.write_blob_from_spooled(group, spool, chunk_bytes)
     block = _blob.encoding_attrs("points", size, chunk_bytes)
+    block["index"] = index_name if index_name is not None else INDEX_COLUMN
     # known categories (in their order) are kept, so a read gives back the same dtypes as were written
     block["categories"] = {
         str(c): [v.item() if hasattr(v, "item") else v for v in meta[c].cat.categories]
@@ -292,7 +294,8 @@ def _set_element_metadata(element: Any, group: zarr.Group, formats: dict[str, An
 class _RowGroupReader:
     """Read row groups of a parquet-in-zarr blob; its ``columns=`` keyword gives dask column projection."""
 
-    def __init__(self, group: zarr.Group, filters: Any, index: bool, dtypes: dict[str, pd.CategoricalDtype]) -> None:
+    def __init__(self, group: zarr.Group, filters: Any, index: str | None,
+                 dtypes: dict[str, pd.CategoricalDtype]) -> None:
         self._group = group
         self._filters = filters
         self._index = index
@@ -307,13 +310,13 @@ class _RowGroupReader:
             # filter columns are read too, and dropped again after filtering
             wanted += [c for c in _filter_columns(self._filters) if c not in wanted]
             if self._index:
-                wanted.append(INDEX_COLUMN)
+                wanted.append(self._index)
         with _blob.open_blob(self._group) as raw:
             table = pq.ParquetFile(raw).read_row_groups(row_groups, columns=wanted)
         if self._filters is not None:
             table = table.filter(pq.filters_to_expression(self._filters))
         if columns is not None:
-            table = table.select([c for c in table.column_names if c in columns or c == INDEX_COLUMN])
+            table = table.select([c for c in table.column_names if c in columns or c == self._index])
         frame = _table_to_frame(table, self._index)
         dtypes = {c: t for c, t in self._dtypes.items() if c in frame.columns}
         return frame.astype(dtypes) if dtypes else frame
@@ -340,10 +343,12 @@ def _row_groups_matching(raw: Any, filters: Any) -> list[int]:
     return [f.row_groups[0].id for f in fragment.split_by_row_group(filter=pq.filters_to_expression(filters))]
 
 
-def _table_to_frame(table: pa.Table, index: bool) -> pd.DataFrame:
+def _table_to_frame(table: pa.Table, index: str | None) -> pd.DataFrame:
     frame = table.to_pandas()
-    if index and INDEX_COLUMN in frame.columns:
-        frame = frame.set_index(INDEX_COLUMN).rename_axis(None)
+    if index is not None and index in frame.columns:
+        frame = frame.set_index(index)
+        if index == INDEX_COLUMN:
+            frame = frame.rename_axis(None)
     return frame
 
 
@@ -360,7 +365,8 @@ def read_points(location: Location, group: zarr.Group, name: str, columns: list[
             if filters:
                 raw.seek(0)
                 row_groups = _row_groups_matching(raw, filters)
-        has_index = INDEX_COLUMN in schema.names
+        index = group.attrs[_blob.ENCODING_KEY].get("index", INDEX_COLUMN)
+        has_index = index if index in schema.names else None
         # categories recorded at write time are restored exactly; others stay unknown, as with dd.read_parquet
         known = group.attrs[_blob.ENCODING_KEY].get("categories", {})
         dtypes = {c: pd.CategoricalDtype(v) for c, v in known.items()}

@@ -48,3 +48,11 @@ class UnsupportedElementError(SpatialDataPluginError, TypeError):
 
 class ElementExistsError(SpatialDataPluginError, ValueError):
     """Attaching or adding an element under a name that is already taken."""
+
+
+class InvalidArgumentError(SpatialDataPluginError, ValueError):
+    """An argument that cannot work, such as an attach without a name or a write without a target."""
+
+
+class PublishError(SpatialDataPluginError, OSError):
+    """The final swap of a completed write into place failed; the message says where the complete copy is."""

@@ -29,6 +29,7 @@ from spatialdata_plugins.core._errors import (
     ElementNotFoundError,
     ElementWriteError,
     NotSpatialDataError,
+    PublishError,
     StoreExistsError,
     StoreNotFoundError,
     UnsafeOverwriteError,
@@ -323,14 +324,22 @@ def _publish(staged: Location, location: Location) -> None:
             os.replace(backup, location.root)
             raise
         shutil.rmtree(backup, ignore_errors=True)
-    elif location.kind == "fsspec":
-        assert location.fs is not None
-        # object stores have no rename: the old store is removed only once the new one is complete
-        location.fs.rm(location.root, recursive=True)
-        location.fs.mv(staged.root, location.root, recursive=True)
     else:
-        delete_prefix(location.store, location.path)
-        copy_keys(staged.store, "", location.store, location.path)
+        # object stores have no rename and key-value stores no swap: the old store is removed only once the new
+        # one is complete, and if moving it into place fails the complete copy is kept and named in the error
+        try:
+            if location.kind == "fsspec":
+                assert location.fs is not None
+                location.fs.rm(location.root, recursive=True)
+                location.fs.mv(staged.root, location.root, recursive=True)
+            else:
+                delete_prefix(location.store, location.path)
+                copy_keys(staged.store, "", location.store, location.path)
+        except Exception as exc:
+            raise PublishError(
+                f"the new store was written completely to {staged.url or staged.extra.get('tmpdir')}, but moving "
+                f"it to {location.url} failed ({exc}); the old store was already removed, copy the new one over"
+            ) from exc
         _remove(staged)
 
 
@@ -437,7 +446,7 @@ def write(
     >>> write(sdata, "s3://bucket/x.zarr", storage_options={"endpoint_url": "http://127.0.0.1:9000"})  # doctest: +SKIP
     """
     if not isinstance(sdata, spatialdata.SpatialData):
-        raise TypeError(f"write() needs a spatialdata.SpatialData, got {type(sdata).__name__}")
+        raise UnsupportedElementError(f"write() needs a spatialdata.SpatialData, got {type(sdata).__name__}")
     location = open_location(target, "w", storage_options)
     exists = location.exists()
     if exists and not overwrite:
@@ -457,6 +466,8 @@ def write(
             _write_into(sdata, staged, options, progress)
         if staged is not location:
             _publish(staged, location)
+    except PublishError:
+        raise  # the staged copy is the only complete one left: keep it
     except BaseException as exc:
         _remove(staged)
         if isinstance(exc, Exception) and not isinstance(exc, ElementWriteError | UnsupportedElementError):

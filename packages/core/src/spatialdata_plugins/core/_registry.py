@@ -71,6 +71,15 @@ def _hook_names(obj: object) -> list[str]:
     return sorted(names)
 
 
+def _core_version() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("spatialdata-plugins-core")
+    except PackageNotFoundError:
+        return None
+
+
 class Registry:
     """A plugin manager plus the load report of every plugin it saw.
 
@@ -90,7 +99,7 @@ class Registry:
         self.infos: dict[str, PluginInfo] = {}
         from spatialdata_plugins.core import _defaults
 
-        self.register(_defaults, name=DEFAULTS_NAME, distribution="spatialdata-plugins-core")
+        self.register(_defaults, name=DEFAULTS_NAME, distribution="spatialdata-plugins-core", version=_core_version())
         if load_entry_points:
             eps = (
                 entry_points_override

@@ -9,6 +9,7 @@ import spatialdata
 from spatialdata_plugins.core._errors import (
     ElementExistsError,
     ElementNotFoundError,
+    InvalidArgumentError,
     UnsupportedElementError,
 )
 from spatialdata_plugins.core._registry import get_registry
@@ -94,7 +95,9 @@ class SpatialData(spatialdata.SpatialData):
         """
         name = name or getattr(obj, "key", None) or getattr(obj, "name", None)
         if not isinstance(name, str) or not name:
-            raise ValueError(f"cannot attach {type(obj).__name__}: give a name (the object has no 'key' or 'name')")
+            raise InvalidArgumentError(
+                f"cannot attach {type(obj).__name__}: give a name (the object has no 'key' or 'name')"
+            )
         if name in self._attached or name in self._element_names():
             raise ElementExistsError(f"an element named {name!r} already exists; detach or delete it first")
         self._attached[name] = obj
@@ -199,5 +202,5 @@ class SpatialData(spatialdata.SpatialData):
         if target is None:
             target = self.location.source if self.location is not None else self.path
         if target is None:
-            raise ValueError("give a target: this SpatialData was not read from a store")
+            raise InvalidArgumentError("give a target: this SpatialData was not read from a store")
         write(self, target, overwrite=overwrite, **options)
