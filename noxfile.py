@@ -17,7 +17,10 @@ PACKAGES = sorted(p.name for p in (ROOT / "packages").iterdir() if (p / "pyproje
 def _sync(session: nox.Session, *args: str) -> None:
     """Install from uv.lock into this session's own virtualenv."""
     session.run_install(
-        "uv", "sync", "--locked", *args,
+        "uv",
+        "sync",
+        "--locked",
+        *args,
         env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
     )
 
@@ -42,6 +45,7 @@ def lint(session: nox.Session) -> None:
     """Ruff lint and format check."""
     _sync(session, "--only-group", "lint")
     session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", "packages", "tests", "noxfile.py")
 
 
 @nox.session(python="3.12")

@@ -174,6 +174,13 @@ def test_invalid_element_writes_nothing(tmp_path, synthetic_sdata):
 
 
 def test_errors_share_one_root():
-    for cls in (StoreNotFoundError, UnsupportedTargetError, NotSpatialDataError, ElementNotFoundError,
-                StoreExistsError, UnsafeOverwriteError, ElementWriteError):
+    for cls in (
+        StoreNotFoundError,
+        UnsupportedTargetError,
+        NotSpatialDataError,
+        ElementNotFoundError,
+        StoreExistsError,
+        UnsafeOverwriteError,
+        ElementWriteError,
+    ):
         assert issubclass(cls, SpatialDataPluginError)

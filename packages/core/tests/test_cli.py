@@ -52,7 +52,10 @@ def test_info_reads_metadata_only(tmp_path, synthetic_sdata):
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
     by_name = {e["name"]: e for e in summary["elements"]}
-    assert by_name["image"]["shape"] == [3, 256, 256] and by_name["image"]["coordinate_systems"] == ["global", "microns"]
+    assert by_name["image"]["shape"] == [3, 256, 256] and by_name["image"]["coordinate_systems"] == [
+        "global",
+        "microns",
+    ]
     assert by_name["image_multiscale"]["scales"] == 3
     assert by_name["transcripts"]["rows"] == 5000 and "gene" in by_name["transcripts"]["columns"]
     assert by_name["cells"]["rows"] == 40

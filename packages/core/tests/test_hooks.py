@@ -117,8 +117,10 @@ def test_sdp_parallel_write_backend_persists_dask_writes(tmp_path, sdp_register,
 
 def test_write_and_read_on_a_distributed_cluster(tmp_path, synthetic_sdata):
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            distributed.Client(cluster):
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        distributed.Client(cluster),
+    ):
         write(synthetic_sdata, tmp_path / "x.zarr")
         back = read(tmp_path / "x.zarr")
         assert len(back["transcripts"].compute()) == len(synthetic_sdata["transcripts"].compute())

@@ -21,8 +21,14 @@ def _assert_lazy(sdata: spatialdata.SpatialData) -> None:
 
 
 def _plain(sdata: spatialdata.SpatialData) -> spatialdata.SpatialData:
-    return spatialdata.SpatialData(images=sdata.images, labels=sdata.labels, points=sdata.points, shapes=sdata.shapes,
-                                   tables=sdata.tables, attrs=sdata.attrs)
+    return spatialdata.SpatialData(
+        images=sdata.images,
+        labels=sdata.labels,
+        points=sdata.points,
+        shapes=sdata.shapes,
+        tables=sdata.tables,
+        attrs=sdata.attrs,
+    )
 
 
 def test_local_write_read_by_plain_spatialdata(tmp_path, synthetic_sdata):
@@ -44,10 +50,12 @@ def test_blobs_round_trip_matches_spatialdata_own_write(tmp_path):
     sdata = blobs()
     write(sdata, tmp_path / "ours.zarr")
     sdata.write(tmp_path / "theirs.zarr")
-    assert_spatial_data_objects_are_identical(spatialdata.read_zarr(tmp_path / "theirs.zarr"),
-                                              spatialdata.read_zarr(tmp_path / "ours.zarr"))
-    assert_spatial_data_objects_are_identical(spatialdata.read_zarr(tmp_path / "theirs.zarr"),
-                                              read(tmp_path / "ours.zarr"))
+    assert_spatial_data_objects_are_identical(
+        spatialdata.read_zarr(tmp_path / "theirs.zarr"), spatialdata.read_zarr(tmp_path / "ours.zarr")
+    )
+    assert_spatial_data_objects_are_identical(
+        spatialdata.read_zarr(tmp_path / "theirs.zarr"), read(tmp_path / "ours.zarr")
+    )
 
 
 def test_plain_spatialdata_store_reads_back_unchanged(tmp_path, synthetic_sdata):
@@ -116,8 +124,12 @@ def test_s3_store_written_by_plain_spatialdata_reads_back(tmp_path, s3_bucket, s
     import s3fs
 
     local = tmp_path / "plain.zarr"
-    spatialdata.SpatialData(images=synthetic_sdata.images, points=synthetic_sdata.points,
-                            shapes=synthetic_sdata.shapes, tables=synthetic_sdata.tables).write(local)
+    spatialdata.SpatialData(
+        images=synthetic_sdata.images,
+        points=synthetic_sdata.points,
+        shapes=synthetic_sdata.shapes,
+        tables=synthetic_sdata.tables,
+    ).write(local)
     so = s3_bucket["storage_options"]
     fs = s3fs.S3FileSystem(**so)
     fs.put(str(local), f"{s3_bucket['bucket']}/plain.zarr", recursive=True)

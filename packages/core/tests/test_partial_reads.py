@@ -46,11 +46,17 @@ fsspec.register_implementation("countingfile", CountingFileSystem, clobber=True)
 
 def _points_sdata(n: int = 400_000, seed: int = 0) -> SpatialData:
     rng = np.random.default_rng(seed)
-    df = pd.DataFrame({
-        "x": rng.uniform(0, 1000, n), "y": rng.uniform(0, 1000, n),
-        "gene": pd.Categorical(rng.choice([f"g{i}" for i in range(50)], n)),
-        "a": rng.normal(size=n), "b": rng.normal(size=n), "c": rng.normal(size=n), "d": rng.normal(size=n),
-    })
+    df = pd.DataFrame(
+        {
+            "x": rng.uniform(0, 1000, n),
+            "y": rng.uniform(0, 1000, n),
+            "gene": pd.Categorical(rng.choice([f"g{i}" for i in range(50)], n)),
+            "a": rng.normal(size=n),
+            "b": rng.normal(size=n),
+            "c": rng.normal(size=n),
+            "d": rng.normal(size=n),
+        }
+    )
     points = PointsModel.parse(dd.from_pandas(df, npartitions=2), feature_key="gene")
     return SpatialData(points={"transcripts": points})
 
@@ -94,8 +100,9 @@ def test_memory_store_row_group_filter_skips_row_groups():
     inner = zarr.storage.MemoryStore()
     sdata = _points_sdata(n=1_000_000)
     df = sdata["transcripts"].compute().sort_values("x").reset_index(drop=True)
-    sdata = SpatialData(points={"transcripts": PointsModel.parse(dd.from_pandas(df, npartitions=1),
-                                                                 feature_key="gene")})
+    sdata = SpatialData(
+        points={"transcripts": PointsModel.parse(dd.from_pandas(df, npartitions=1), feature_key="gene")}
+    )
     write(sdata, inner)
     total = zarr.open_group(inner, mode="r")["points/transcripts"].attrs["spatialdata_plugins"]["nbytes"]
     counting = CountingStore(inner)
@@ -126,9 +133,14 @@ def test_shapes_column_read_is_partial(synthetic_sdata):
 
     rng = np.random.default_rng(0)
     n = 50_000
-    gdf = gpd.GeoDataFrame({"geometry": [Point(x, y) for x, y in rng.uniform(0, 100, (n, 2))],
-                            "radius": rng.uniform(1, 2, n), "score": rng.normal(size=n),
-                            "other": rng.normal(size=n)})
+    gdf = gpd.GeoDataFrame(
+        {
+            "geometry": [Point(x, y) for x, y in rng.uniform(0, 100, (n, 2))],
+            "radius": rng.uniform(1, 2, n),
+            "score": rng.normal(size=n),
+            "other": rng.normal(size=n),
+        }
+    )
     # small chunks: a partial read is rounded up to whole chunks, so the granularity must be finer than a column
     write(SpatialData(shapes={"cells": ShapesModel.parse(gdf)}), inner, chunk_bytes=64 * 1024)
     total = zarr.open_group(inner, mode="r")["shapes/cells"].attrs["spatialdata_plugins"]["nbytes"]

@@ -67,7 +67,7 @@ def test_registry_is_process_wide_and_refreshable(monkeypatch):
     assert get_registry() is first
     refreshed = get_registry(refresh=True)
     assert refreshed is not first
-    assert [i.name for i in list_plugins()][0] == DEFAULTS_NAME
+    assert next(i.name for i in list_plugins()) == DEFAULTS_NAME
 
 
 def test_register_fixture_unregisters(sdp_registry, sdp_register):

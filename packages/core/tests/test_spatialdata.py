@@ -23,8 +23,9 @@ def test_read_returns_subclass_accepted_by_spatialdata(tmp_path, synthetic_sdata
     sdata = read(tmp_path / "x.zarr")
     assert isinstance(sdata, spatialdata.SpatialData) and isinstance(sdata, SpatialData)
     # spatialdata's own functions accept it
-    cropped = spatialdata.bounding_box_query(sdata, axes=("x", "y"), min_coordinate=[0, 0], max_coordinate=[50, 50],
-                                             target_coordinate_system="global")
+    cropped = spatialdata.bounding_box_query(
+        sdata, axes=("x", "y"), min_coordinate=[0, 0], max_coordinate=[50, 50], target_coordinate_system="global"
+    )
     assert len(cropped["transcripts"].compute()) < len(sdata["transcripts"].compute())
 
 
@@ -119,8 +120,9 @@ def test_write_method_defaults_to_source(tmp_path, synthetic_sdata):
     out = tmp_path / "x.zarr"
     synthetic_sdata.write(out)
     back = read(out)
-    back["transcripts"] = back["transcripts"].compute().pipe(
-        lambda df: spatialdata.models.PointsModel.parse(df, feature_key="gene"))
+    back["transcripts"] = (
+        back["transcripts"].compute().pipe(lambda df: spatialdata.models.PointsModel.parse(df, feature_key="gene"))
+    )
     for name in list(back.images) + list(back.labels):
         del back[name]
     back.write(overwrite=True)  # nothing lazy is left that the store backs, so overwriting it is safe

@@ -104,20 +104,20 @@ class ZarrBlobFile(io.RawIOBase):
         self._cache: OrderedDict[int, bytes] = OrderedDict()
         self._cache_chunks = cache_chunks
 
-    def readable(self) -> bool:  # noqa: D102
+    def readable(self) -> bool:
         return True
 
-    def seekable(self) -> bool:  # noqa: D102
+    def seekable(self) -> bool:
         return True
 
-    def tell(self) -> int:  # noqa: D102
+    def tell(self) -> int:
         return self._pos
 
     def size(self) -> int:
         """Total size in bytes."""
         return self._size
 
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:  # noqa: D102
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         if whence == io.SEEK_SET:
             pos = offset
         elif whence == io.SEEK_CUR:
@@ -155,7 +155,7 @@ class ZarrBlobFile(io.RawIOBase):
         offset = first * self._chunk
         return joined[start - offset : stop - offset]
 
-    def readinto(self, buffer: Any) -> int:  # noqa: D102
+    def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
         stop = min(self._pos + len(view), self._size)
         if stop <= self._pos:
@@ -165,7 +165,7 @@ class ZarrBlobFile(io.RawIOBase):
         self._pos += len(data)
         return len(data)
 
-    def readall(self) -> bytes:  # noqa: D102
+    def readall(self) -> bytes:
         if self._pos >= self._size:
             return b""
         data = self._read_range(self._pos, self._size)

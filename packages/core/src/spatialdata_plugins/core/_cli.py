@@ -39,7 +39,11 @@ def parse_storage_options(pairs: tuple[str, ...]) -> dict[str, Any] | None:
 
 
 storage_option = click.option(
-    "--storage-option", "-s", "storage_options", multiple=True, metavar="KEY=VALUE",
+    "--storage-option",
+    "-s",
+    "storage_options",
+    multiple=True,
+    metavar="KEY=VALUE",
     help="Filesystem option for URLs, repeatable (e.g. -s endpoint_url=http://127.0.0.1:9000 -s anon=true).",
 )
 
@@ -90,8 +94,10 @@ def format_info(summary: dict[str, Any]) -> str:
     for e in summary["elements"]:
         cs = ", ".join(e.get("coordinate_systems") or []) or "-"
         if e["type"] in ("images", "labels"):
-            detail = (f"{'x'.join(map(str, e['shape']))} {e['dtype']} axes={''.join(e['axes'])} "
-                      f"scales={e['scales']} ({_format_size(e['nbytes_uncompressed'])} uncompressed)")
+            detail = (
+                f"{'x'.join(map(str, e['shape']))} {e['dtype']} axes={''.join(e['axes'])} "
+                f"scales={e['scales']} ({_format_size(e['nbytes_uncompressed'])} uncompressed)"
+            )
         elif e["type"] in ("points", "shapes"):
             detail = f"{e['rows']} rows, columns={e['columns']} ({_format_size(e['file_bytes'])} {e['encoding']})"
         else:
@@ -114,8 +120,12 @@ def info_command(target: str, storage_options: tuple[str, ...], as_json: bool) -
 
 
 @cli.command("demo")
-@click.option("--workdir", type=click.Path(file_okay=False), default=None,
-              help="Directory to write into (default: a new temporary directory, kept so you can look at it).")
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Directory to write into (default: a new temporary directory, kept so you can look at it).",
+)
 @click.option("--points", "n_points", type=int, default=20_000, show_default=True, help="Number of synthetic points.")
 @click.option("--progress/--no-progress", default=None, help="Show progress bars (default: on a terminal).")
 def demo_command(workdir: str | None, n_points: int, progress: bool | None) -> None:

@@ -10,8 +10,12 @@ from collections.abc import Callable
 import zarr
 
 
-def run_demo(workdir: str | None = None, n_points: int = 20_000, progress: bool | None = None,
-             echo: Callable[[str], None] = print) -> dict[str, object]:
+def run_demo(
+    workdir: str | None = None,
+    n_points: int = 20_000,
+    progress: bool | None = None,
+    echo: Callable[[str], None] = print,
+) -> dict[str, object]:
     """Build a synthetic SpatialData, write it locally and in memory, read it back and check it, run plugin steps.
 
     Parameters
@@ -34,11 +38,11 @@ def run_demo(workdir: str | None = None, n_points: int = 20_000, progress: bool 
     from spatialdata.testing import assert_spatial_data_objects_are_identical
 
     from spatialdata_plugins.core import __version__
+    from spatialdata_plugins.core._cli import format_info
     from spatialdata_plugins.core._info import info
     from spatialdata_plugins.core._io import read, write
     from spatialdata_plugins.core._registry import get_registry, list_plugins
     from spatialdata_plugins.core._synthetic import synthetic_sdata
-    from spatialdata_plugins.core._cli import format_info
 
     workdir = workdir or tempfile.mkdtemp(prefix="spatialdata-plugins-demo-")
     os.makedirs(workdir, exist_ok=True)

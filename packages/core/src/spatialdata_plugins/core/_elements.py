@@ -33,8 +33,9 @@ BLOB_ROW_GROUP_SIZE = 200_000
 # --------------------------------------------------------------------------------------------- writing
 
 
-def write_element(location: Location, root: zarr.Group, element_type: str, name: str, element: Any,
-                  options: dict[str, Any]) -> None:
+def write_element(
+    location: Location, root: zarr.Group, element_type: str, name: str, element: Any, options: dict[str, Any]
+) -> None:
     """Write one element of a known type below ``root`` (the default ``sdp_write_element``).
 
     Parameters
@@ -60,11 +61,21 @@ def write_element(location: Location, root: zarr.Group, element_type: str, name:
         validate_element(element)
     type_group = root.require_group(element_type)
     if element_type == "images":
-        write_image(element, type_group.require_group(name), name, element_format=CurrentRasterFormat(),
-                    raster_compressor=options.get("raster_compressor"))
+        write_image(
+            element,
+            type_group.require_group(name),
+            name,
+            element_format=CurrentRasterFormat(),
+            raster_compressor=options.get("raster_compressor"),
+        )
     elif element_type == "labels":
-        write_labels(element, root, name, element_format=CurrentRasterFormat(),
-                     raster_compressor=options.get("raster_compressor"))
+        write_labels(
+            element,
+            root,
+            name,
+            element_format=CurrentRasterFormat(),
+            raster_compressor=options.get("raster_compressor"),
+        )
     elif element_type == "points":
         write_points(location, type_group.require_group(name), name, element, options)
     elif element_type == "shapes":
@@ -95,7 +106,9 @@ def _points_metadata(group: zarr.Group, points: dd.DataFrame) -> None:
     attrs = fmt.attrs_to_dict(points.attrs)
     attrs["version"] = fmt.spatialdata_format_version
     _write_metadata(group, group_type="ngff:points", axes=list(axes), attrs=attrs)
-    overwrite_coordinate_transformations_non_raster(group=group, axes=axes, transformations=_get_transformations(points))
+    overwrite_coordinate_transformations_non_raster(
+        group=group, axes=axes, transformations=_get_transformations(points)
+    )
 
 
 def _without_transform(obj: Any) -> Any:
@@ -104,8 +117,9 @@ def _without_transform(obj: Any) -> Any:
     return out
 
 
-def write_points(location: Location, group: zarr.Group, name: str, points: dd.DataFrame,
-                 options: dict[str, Any]) -> None:
+def write_points(
+    location: Location, group: zarr.Group, name: str, points: dd.DataFrame, options: dict[str, Any]
+) -> None:
     """Write a points element: ``points.parquet`` beside the zarr metadata, or parquet-in-zarr on a key-value store.
 
     Parameters
@@ -163,8 +177,9 @@ def _write_points_blob(group: zarr.Group, points: dd.DataFrame, options: dict[st
     group.attrs[_blob.ENCODING_KEY] = block
 
 
-def write_shapes(location: Location, group: zarr.Group, name: str, shapes: gpd.GeoDataFrame,
-                 options: dict[str, Any]) -> None:
+def write_shapes(
+    location: Location, group: zarr.Group, name: str, shapes: gpd.GeoDataFrame, options: dict[str, Any]
+) -> None:
     """Write a shapes element as GeoParquet (``shapes.parquet``), or parquet-in-zarr on a key-value store.
 
     Parameters
@@ -201,7 +216,9 @@ def write_shapes(location: Location, group: zarr.Group, name: str, shapes: gpd.G
     attrs["version"] = fmt.spatialdata_format_version
     axes = get_axes_names(shapes)
     _write_metadata(group, group_type="ngff:shapes", axes=list(axes), attrs=attrs)
-    overwrite_coordinate_transformations_non_raster(group=group, axes=axes, transformations=_get_transformations(shapes))
+    overwrite_coordinate_transformations_non_raster(
+        group=group, axes=axes, transformations=_get_transformations(shapes)
+    )
     if not location.file_like:
         group.attrs[_blob.ENCODING_KEY] = _blob.encoding_attrs("shapes", size, chunk_bytes)
 
@@ -209,8 +226,7 @@ def write_shapes(location: Location, group: zarr.Group, name: str, shapes: gpd.G
 # --------------------------------------------------------------------------------------------- reading
 
 
-def read_element(location: Location, group: zarr.Group, element_type: str, name: str,
-                 options: dict[str, Any]) -> Any:
+def read_element(location: Location, group: zarr.Group, element_type: str, name: str, options: dict[str, Any]) -> Any:
     """Read one element from its group (the default ``sdp_read_element``).
 
     Parameters
@@ -294,8 +310,9 @@ def _set_element_metadata(element: Any, group: zarr.Group, formats: dict[str, An
 class _RowGroupReader:
     """Read row groups of a parquet-in-zarr blob; its ``columns=`` keyword gives dask column projection."""
 
-    def __init__(self, group: zarr.Group, filters: Any, index: str | None,
-                 dtypes: dict[str, pd.CategoricalDtype]) -> None:
+    def __init__(
+        self, group: zarr.Group, filters: Any, index: str | None, dtypes: dict[str, pd.CategoricalDtype]
+    ) -> None:
         self._group = group
         self._filters = filters
         self._index = index
@@ -352,8 +369,9 @@ def _table_to_frame(table: pa.Table, index: str | None) -> pd.DataFrame:
     return frame
 
 
-def read_points(location: Location, group: zarr.Group, name: str, columns: list[str] | None = None,
-                filters: Any = None) -> dd.DataFrame:
+def read_points(
+    location: Location, group: zarr.Group, name: str, columns: list[str] | None = None, filters: Any = None
+) -> dd.DataFrame:
     """Read a points element lazily as a dask DataFrame; ``columns`` and ``filters`` read only what they need."""
     from spatialdata._io.format import PointsFormats
 
@@ -376,8 +394,14 @@ def read_points(location: Location, group: zarr.Group, name: str, columns: list[
         if columns is not None:
             meta = meta[list(columns)]
         parts = [[i] for i in row_groups] or [[]]
-        points = dd.from_map(_RowGroupReader(group, filters, has_index, dtypes), parts, meta=meta, enforce_metadata=False,
-                             label="read-parquet-in-zarr", columns=columns)
+        points = dd.from_map(
+            _RowGroupReader(group, filters, has_index, dtypes),
+            parts,
+            meta=meta,
+            enforce_metadata=False,
+            label="read-parquet-in-zarr",
+            columns=columns,
+        )
     else:
         path = location.file_path("points", name, "points.parquet")
         kwargs: dict[str, Any] = {"columns": columns, "filters": filters}
@@ -388,8 +412,9 @@ def read_points(location: Location, group: zarr.Group, name: str, columns: list[
     return points
 
 
-def read_shapes(location: Location, group: zarr.Group, name: str, columns: list[str] | None = None,
-                filters: Any = None) -> gpd.GeoDataFrame:
+def read_shapes(
+    location: Location, group: zarr.Group, name: str, columns: list[str] | None = None, filters: Any = None
+) -> gpd.GeoDataFrame:
     """Read a shapes element (GeoDataFrame); ``columns`` and ``filters`` read only the parts they need."""
     from spatialdata._io.format import ShapesFormats, ShapesFormatV01, _parse_version
 

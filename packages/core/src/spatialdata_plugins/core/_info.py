@@ -28,7 +28,9 @@ def _raster_info(group: zarr.Group) -> dict[str, Any]:
     nbytes = 0
     for d in multiscales["datasets"]:
         arr = group[d["path"]]
-        scales.append({"path": d["path"], "shape": list(arr.shape), "chunks": list(arr.chunks), "dtype": str(arr.dtype)})
+        scales.append(
+            {"path": d["path"], "shape": list(arr.shape), "chunks": list(arr.chunks), "dtype": str(arr.dtype)}
+        )
         nbytes += arr.nbytes
     return {
         "axes": axes,
@@ -50,8 +52,12 @@ def _parquet_info(location: Any, group: zarr.Group, element_type: str, name: str
     if _blob.is_blob_encoded(group):
         with _blob.open_blob(group) as raw:
             md = pq.ParquetFile(raw).metadata
-            return {"rows": md.num_rows, "columns": _data_columns(md.schema.to_arrow_schema().names), "encoding": "parquet-in-zarr",
-                    "file_bytes": raw.size()}
+            return {
+                "rows": md.num_rows,
+                "columns": _data_columns(md.schema.to_arrow_schema().names),
+                "encoding": "parquet-in-zarr",
+                "file_bytes": raw.size(),
+            }
     filename = "points.parquet" if element_type == "points" else "shapes.parquet"
     path = location.file_path(element_type, name, filename)
     fs = location.fs
@@ -63,8 +69,7 @@ def _parquet_info(location: Any, group: zarr.Group, element_type: str, name: str
             rows += md.num_rows
             columns = columns or md.schema.to_arrow_schema().names
         size += fs.size(f)
-    return {"rows": rows, "columns": _data_columns(columns or []), "encoding": "parquet",
-            "file_bytes": int(size)}
+    return {"rows": rows, "columns": _data_columns(columns or []), "encoding": "parquet", "file_bytes": int(size)}
 
 
 def _first_dim(node: Any) -> int | None:

@@ -9,8 +9,8 @@ import shutil
 import tempfile
 import uuid
 import warnings
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import dask.array as da
@@ -148,8 +148,9 @@ def read(
         for name in _element_names(root, element_type):
             if wanted is not None and element_type not in wanted and name not in wanted:
                 continue
-            value = hook.sdp_read_element(location=location, group=root[element_type][name],
-                                          element_type=element_type, name=name, options={})
+            value = hook.sdp_read_element(
+                location=location, group=root[element_type][name], element_type=element_type, name=name, options={}
+            )
             if element_type_of(value) is None:
                 to_attach[name] = value
             else:
@@ -205,7 +206,10 @@ def read_element(
     for element_type in ELEMENT_TYPES:
         if name in _element_names(root, element_type):
             return get_registry().hook.sdp_read_element(
-                location=location, group=root[element_type][name], element_type=element_type, name=name,
+                location=location,
+                group=root[element_type][name],
+                element_type=element_type,
+                name=name,
                 options={"columns": columns, "filters": filters},
             )
     available = [n for t in ELEMENT_TYPES for n in _element_names(root, t)]
@@ -232,8 +236,12 @@ def _reads_from_storage(element: Any) -> bool:
     elif isinstance(element, DataArray):
         collections = [element.data] if isinstance(element.data, da.Array) else []
     elif isinstance(element, DataTree):
-        collections = [node.ds[v].data for node in element.subtree for v in node.ds.data_vars
-                       if isinstance(node.ds[v].data, da.Array)]
+        collections = [
+            node.ds[v].data
+            for node in element.subtree
+            for v in node.ds.data_vars
+            if isinstance(node.ds[v].data, da.Array)
+        ]
     else:
         return False
     return any(p.startswith(_IO_TASK_PREFIXES) for c in collections for p in _task_prefixes(c))
@@ -244,8 +252,10 @@ def _check_not_backing(sdata: spatialdata.SpatialData, location: Location) -> No
     lazy = [name for _, name, el in sdata.gen_elements() if _reads_from_storage(el)]
     if not lazy:
         return
-    same_source = isinstance(sdata, SpatialData) and sdata.location is not None and (
-        sdata.location.identity() == location.identity()
+    same_source = (
+        isinstance(sdata, SpatialData)
+        and sdata.location is not None
+        and (sdata.location.identity() == location.identity())
     )
     backing_inside = False
     if location.kind == "local":
@@ -274,8 +284,9 @@ def _validate(sdata: spatialdata.SpatialData) -> None:
             else:
                 validate_element(element)
         except Exception as exc:
-            raise ElementWriteError(f"element {name!r} ({element_type}) is not valid, nothing was written: {exc}") \
-                from exc
+            raise ElementWriteError(
+                f"element {name!r} ({element_type}) is not valid, nothing was written: {exc}"
+            ) from exc
 
 
 def _staging_location(location: Location) -> Location:
@@ -361,8 +372,9 @@ def _quiet_zarr() -> Iterator[None]:
         yield
 
 
-def _write_into(sdata: spatialdata.SpatialData, location: Location, options: dict[str, Any],
-                progress: bool | None) -> None:
+def _write_into(
+    sdata: spatialdata.SpatialData, location: Location, options: dict[str, Any], progress: bool | None
+) -> None:
     from spatialdata._io.format import CurrentSpatialDataContainerFormat
 
     hook = get_registry().hook
@@ -371,10 +383,18 @@ def _write_into(sdata: spatialdata.SpatialData, location: Location, options: dic
     options = dict(options)
     options.setdefault("parallel_backend", hook.sdp_parallel_write_backend(location=location))
     writes = list(_iter_writes(sdata))
-    for element_type, name, element in tqdm(writes, desc=f"writing {location.url}", unit="element",
-                                            disable=None if progress is None else not progress):
-        handled = hook.sdp_write_element(sdata=sdata, location=location, root=root, element_type=element_type,
-                                         name=name, element=element, options=options)
+    for element_type, name, element in tqdm(
+        writes, desc=f"writing {location.url}", unit="element", disable=None if progress is None else not progress
+    ):
+        handled = hook.sdp_write_element(
+            sdata=sdata,
+            location=location,
+            root=root,
+            element_type=element_type,
+            name=name,
+            element=element,
+            options=options,
+        )
         if not handled:
             raise UnsupportedElementError(
                 f"no installed plugin can write {name!r} (a {type(element).__module__}.{type(element).__name__})"

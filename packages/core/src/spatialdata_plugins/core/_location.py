@@ -84,8 +84,13 @@ class Location:
 
     def open_root(self, mode: Literal["r", "r+", "a", "w"] = "r") -> zarr.Group:
         """Open the root zarr group."""
-        return zarr.open_group(store=self.store, path=self.path or None, mode=mode, zarr_format=3
-                               if mode == "w" else None, use_consolidated=False if mode != "r" else None)
+        return zarr.open_group(
+            store=self.store,
+            path=self.path or None,
+            mode=mode,
+            zarr_format=3 if mode == "w" else None,
+            use_consolidated=False if mode != "r" else None,
+        )
 
     def identity(self) -> tuple[Any, ...]:
         """A key that is equal for two locations naming the same data."""
@@ -135,8 +140,9 @@ def open_url(url: str, mode: str, storage_options: dict[str, Any] | None) -> Loc
         ) from exc
     except ValueError as exc:
         raise UnsupportedTargetError(f"cannot open {url!r}: unknown URL scheme ({exc})") from exc
-    return Location(store=store, kind="fsspec", fs=fs, root=str(root).rstrip("/"), url=url, storage_options=so,
-                    source=url)
+    return Location(
+        store=store, kind="fsspec", fs=fs, root=str(root).rstrip("/"), url=url, storage_options=so, source=url
+    )
 
 
 def open_zarr_object(target: Any, mode: str) -> Location | None:
@@ -155,8 +161,14 @@ def open_zarr_object(target: Any, mode: str) -> Location | None:
         protocol = store.fs.protocol if isinstance(store.fs.protocol, str) else store.fs.protocol[0]
         root = posixpath.join(store.path, path).rstrip("/")
         sync_fs = fsspec.filesystem(protocol, **dict(getattr(store.fs, "storage_options", {}) or {}))
-        return Location(store=store if not path else FsspecStore(store.fs, path=root, read_only=store.read_only),
-                        kind="fsspec", fs=sync_fs, root=root, url=f"{protocol}://{root}", source=target)
+        return Location(
+            store=store if not path else FsspecStore(store.fs, path=root, read_only=store.read_only),
+            kind="fsspec",
+            fs=sync_fs,
+            root=root,
+            url=f"{protocol}://{root}",
+            source=target,
+        )
     return Location(store=store, path=path, kind="store", url=f"{type(store).__name__}:{path or '/'}", source=target)
 
 

@@ -91,9 +91,7 @@ class Registry:
         Entry points to load instead of the installed ones (used by tests to fake entry points).
     """
 
-    def __init__(
-        self, load_entry_points: bool = True, entry_points_override: list[EntryPoint] | None = None
-    ) -> None:
+    def __init__(self, load_entry_points: bool = True, entry_points_override: list[EntryPoint] | None = None) -> None:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
         self.infos: dict[str, PluginInfo] = {}

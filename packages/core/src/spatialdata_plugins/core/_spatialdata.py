@@ -58,8 +58,14 @@ class SpatialData(spatialdata.SpatialData):
         """
         if isinstance(sdata, cls):
             return sdata
-        out = cls(images=sdata.images, labels=sdata.labels, points=sdata.points, shapes=sdata.shapes,
-                  tables=sdata.tables, attrs=sdata.attrs)
+        out = cls(
+            images=sdata.images,
+            labels=sdata.labels,
+            points=sdata.points,
+            shapes=sdata.shapes,
+            tables=sdata.tables,
+            attrs=sdata.attrs,
+        )
         out.path = sdata.path
         return out
 

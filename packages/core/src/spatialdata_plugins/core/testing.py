@@ -148,8 +148,12 @@ def s3_server() -> Iterator[dict[str, Any]]:
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
-    options = {"key": "testing", "secret": "testing", "endpoint_url": endpoint,
-               "client_kwargs": {"region_name": "us-east-1"}}
+    options = {
+        "key": "testing",
+        "secret": "testing",
+        "endpoint_url": endpoint,
+        "client_kwargs": {"region_name": "us-east-1"},
+    }
     try:
         yield {"endpoint_url": endpoint, "storage_options": options}
     finally:
@@ -164,8 +168,13 @@ def s3_bucket(s3_server: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
     options = s3_server["storage_options"]
     name = f"sdp-{uuid.uuid4().hex[:12]}"
-    client = boto3.client("s3", endpoint_url=options["endpoint_url"], aws_access_key_id=options["key"],
-                          aws_secret_access_key=options["secret"], region_name="us-east-1")
+    client = boto3.client(
+        "s3",
+        endpoint_url=options["endpoint_url"],
+        aws_access_key_id=options["key"],
+        aws_secret_access_key=options["secret"],
+        region_name="us-east-1",
+    )
     client.create_bucket(Bucket=name)
     fs = s3fs.S3FileSystem(**options)
     yield {"bucket": name, "url": f"s3://{name}", "storage_options": options}
