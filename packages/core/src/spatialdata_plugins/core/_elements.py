@@ -161,7 +161,7 @@ def _write_points_blob(group: zarr.Group, points: dd.DataFrame, options: dict[st
             # one partition in memory at a time: the write is out of core like dask's own to_parquet
             for partition in points.to_delayed():
                 frame = partition.compute()
-            frame.attrs = {}  # element metadata lives in the zarr attributes, not in the parquet file
+                frame.attrs = {}  # element metadata lives in the zarr attributes, not in the parquet file
                 if frame.index.name is None:
                     frame = frame.rename_axis(INDEX_COLUMN)
                 table = pa.Table.from_pandas(frame.reset_index(), schema=schema, preserve_index=False)
