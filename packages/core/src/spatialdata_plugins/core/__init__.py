@@ -1,6 +1,7 @@
 """spatialdata-plugins core: the plugin registry, IO over any zarr store, and the command line."""
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 from spatialdata_plugins.core._errors import (
     ElementExistsError,
@@ -17,10 +18,6 @@ from spatialdata_plugins.core._errors import (
     UnsupportedElementError,
     UnsupportedTargetError,
 )
-from spatialdata_plugins.core._info import info
-from spatialdata_plugins.core._io import open_location, read, read_element, write
-from spatialdata_plugins.core._location import Location
-from spatialdata_plugins.core._parallel import DaskComputeBackend, ParallelWriteBackend
 from spatialdata_plugins.core._registry import (
     PluginInfo,
     Registry,
@@ -28,9 +25,45 @@ from spatialdata_plugins.core._registry import (
     get_registry,
     list_plugins,
 )
-from spatialdata_plugins.core._spatialdata import SpatialData
-from spatialdata_plugins.core._synthetic import synthetic_sdata
 from spatialdata_plugins.core.hookspecs import hookimpl
+
+# IO and the SpatialData class import spatialdata, dask and geopandas, which takes seconds: they load on first use,
+# so that ``spatialdata-plugins --help`` and ``plugins`` start fast and a plugin module can import the core cheaply.
+_LAZY = {
+    "info": "_info",
+    "open_location": "_io",
+    "read": "_io",
+    "read_element": "_io",
+    "write": "_io",
+    "Location": "_location",
+    "DaskComputeBackend": "_parallel",
+    "ParallelWriteBackend": "_parallel",
+    "SpatialData": "_spatialdata",
+    "synthetic_sdata": "_synthetic",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        from importlib import import_module
+
+        value = getattr(import_module(f"spatialdata_plugins.core.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'spatialdata_plugins.core' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:
+    from spatialdata_plugins.core._info import info
+    from spatialdata_plugins.core._io import open_location, read, read_element, write
+    from spatialdata_plugins.core._location import Location
+    from spatialdata_plugins.core._parallel import DaskComputeBackend, ParallelWriteBackend
+    from spatialdata_plugins.core._spatialdata import SpatialData
+    from spatialdata_plugins.core._synthetic import synthetic_sdata
 
 try:
     __version__ = version("spatialdata-plugins-core")

@@ -7,21 +7,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from spatialdata_plugins.core import _elements
-from spatialdata_plugins.core._location import resolve_path_like
-from spatialdata_plugins.core._parallel import DaskComputeBackend
 from spatialdata_plugins.core.hookspecs import hookimpl
+
+# the implementations import spatialdata, zarr and dask; they load on the first hook call, not at registration
 
 
 @hookimpl(trylast=True)
 def sdp_open_store(target: Any, mode: str, storage_options: dict[str, Any] | None) -> Any:
     """Open local paths, fsspec URLs, zarr stores and zarr groups."""
+    from spatialdata_plugins.core._location import resolve_path_like
+
     return resolve_path_like(target, mode, storage_options)
 
 
 @hookimpl(trylast=True)
 def sdp_read_element(location: Any, group: Any, element_type: str, name: str, options: dict[str, Any]) -> Any:
     """Read an element written in spatialdata's layout or in parquet-in-zarr."""
+    from spatialdata_plugins.core import _elements
+
     return _elements.read_element(location, group, element_type, name, options)
 
 
@@ -32,6 +35,8 @@ def sdp_write_element(
     """Write an element with spatialdata's writers (parquet-in-zarr for points and shapes on key-value stores)."""
     if element_type is None:
         return None
+    from spatialdata_plugins.core import _elements
+
     _elements.write_element(location, root, element_type, name, element, options)
     return True
 
@@ -51,6 +56,8 @@ def sdp_describe_attached(name: str, obj: Any) -> str | None:
 @hookimpl(trylast=True)
 def sdp_parallel_write_backend(location: Any) -> Any:
     """Persist dask writes with ``dask.compute`` on the active scheduler."""
+    from spatialdata_plugins.core._parallel import DaskComputeBackend
+
     return DaskComputeBackend()
 
 
