@@ -95,19 +95,18 @@ def _known_categories(points: dd.DataFrame) -> dd.DataFrame:
     return points
 
 
-def _points_metadata(group: zarr.Group, points: dd.DataFrame) -> None:
+def _write_dataframe_metadata(group: zarr.Group, element: Any, fmt: Any, group_type: str) -> None:
+    """Write the zarr attributes spatialdata gives a points or shapes group (format, axes, transformations)."""
     from spatialdata._io._utils import _write_metadata, overwrite_coordinate_transformations_non_raster
-    from spatialdata._io.format import CurrentPointsFormat
     from spatialdata.models import get_axes_names
     from spatialdata.transformations._utils import _get_transformations
 
-    fmt = CurrentPointsFormat()
-    axes = get_axes_names(points)
-    attrs = fmt.attrs_to_dict(points.attrs)
+    axes = get_axes_names(element)
+    attrs = fmt.attrs_to_dict(element.attrs)
     attrs["version"] = fmt.spatialdata_format_version
-    _write_metadata(group, group_type="ngff:points", axes=list(axes), attrs=attrs)
+    _write_metadata(group, group_type=group_type, axes=list(axes), attrs=attrs)
     overwrite_coordinate_transformations_non_raster(
-        group=group, axes=axes, transformations=_get_transformations(points)
+        group=group, axes=axes, transformations=_get_transformations(element)
     )
 
 
@@ -146,7 +145,9 @@ def write_points(
             backend.compute(plain.to_parquet(path, filesystem=location.fs, compute=False))
     else:
         _write_points_blob(group, plain, options)
-    _points_metadata(group, points)
+    from spatialdata._io.format import CurrentPointsFormat
+
+    _write_dataframe_metadata(group, points, CurrentPointsFormat(), "ngff:points")
 
 
 def _write_points_blob(group: zarr.Group, points: dd.DataFrame, options: dict[str, Any]) -> None:
@@ -196,11 +197,8 @@ def write_shapes(
     options
         ``shapes_geometry_encoding`` (``"WKB"`` or ``"geoarrow"``), ``chunk_bytes``.
     """
-    from spatialdata._io._utils import _write_metadata, overwrite_coordinate_transformations_non_raster
     from spatialdata._io.format import CurrentShapesFormat
     from spatialdata.config import settings
-    from spatialdata.models import get_axes_names
-    from spatialdata.transformations._utils import _get_transformations
 
     encoding = options.get("shapes_geometry_encoding") or settings.shapes_geometry_encoding
     plain = _without_transform(shapes)
@@ -212,14 +210,7 @@ def write_shapes(
         with tempfile.TemporaryFile(prefix="sdp-shapes-") as spool:
             plain.to_parquet(spool, geometry_encoding=encoding)
             size = _blob.write_blob_from_spooled(group, spool, chunk_bytes)
-    fmt = CurrentShapesFormat()
-    attrs = fmt.attrs_to_dict(shapes.attrs)
-    attrs["version"] = fmt.spatialdata_format_version
-    axes = get_axes_names(shapes)
-    _write_metadata(group, group_type="ngff:shapes", axes=list(axes), attrs=attrs)
-    overwrite_coordinate_transformations_non_raster(
-        group=group, axes=axes, transformations=_get_transformations(shapes)
-    )
+    _write_dataframe_metadata(group, shapes, CurrentShapesFormat(), "ngff:shapes")
     if not location.file_like:
         group.attrs[_blob.ENCODING_KEY] = _blob.encoding_attrs("shapes", size, chunk_bytes)
 

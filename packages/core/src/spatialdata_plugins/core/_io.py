@@ -99,6 +99,12 @@ def _element_names(root: zarr.Group, element_type: str) -> list[str]:
     return sorted(name for name, _ in root[element_type].groups() if not name.startswith("."))
 
 
+def _read_one(location: Location, root: zarr.Group, element_type: str, name: str, options: dict[str, Any]) -> Any:
+    return get_registry().hook.sdp_read_element(
+        location=location, group=root[element_type][name], element_type=element_type, name=name, options=options
+    )
+
+
 def read(
     target: Any,
     *,
@@ -148,9 +154,7 @@ def read(
         for name in _element_names(root, element_type):
             if wanted is not None and element_type not in wanted and name not in wanted:
                 continue
-            value = hook.sdp_read_element(
-                location=location, group=root[element_type][name], element_type=element_type, name=name, options={}
-            )
+            value = _read_one(location, root, element_type, name, {})
             if element_type_of(value) is None:
                 to_attach[name] = value
             else:
@@ -205,13 +209,7 @@ def read_element(
     root = _open_spatialdata_root(location)
     for element_type in ELEMENT_TYPES:
         if name in _element_names(root, element_type):
-            return get_registry().hook.sdp_read_element(
-                location=location,
-                group=root[element_type][name],
-                element_type=element_type,
-                name=name,
-                options={"columns": columns, "filters": filters},
-            )
+            return _read_one(location, root, element_type, name, {"columns": columns, "filters": filters})
     available = [n for t in ELEMENT_TYPES for n in _element_names(root, t)]
     raise ElementNotFoundError(f"{location.url} has no element named {name!r}; available: {available}")
 
@@ -302,8 +300,7 @@ def _staging_location(location: Location) -> Location:
         assert location.fs is not None and location.root is not None
         parent, base = posixpath.split(location.root.rstrip("/"))
         protocol = location.fs.protocol if isinstance(location.fs.protocol, str) else location.fs.protocol[0]
-        staged = open_url(f"{protocol}://{posixpath.join(parent, f'.{base}{tag}')}", "w", location.storage_options)
-        return staged
+        return open_url(f"{protocol}://{posixpath.join(parent, f'.{base}{tag}')}", "w", location.storage_options)
     # key-value stores: stage on local disk, encoded as on the target (parquet-in-zarr), then copy the keys over
     tmp = tempfile.mkdtemp(prefix="sdp-staging-")
     return Location(store=LocalStore(tmp), kind="store", url=f"staging for {location.url}", extra={"tmpdir": tmp})
@@ -358,10 +355,8 @@ def _iter_writes(sdata: spatialdata.SpatialData) -> Iterator[tuple[str | None, s
     for element_type, name, element in sdata._gen_elements(include_tables=True):
         yield element_type, name, element
     if isinstance(sdata, SpatialData):
-        resolved = {name for _, name, _ in sdata._gen_elements(include_tables=True)}
-        for name, obj in sdata.attached.items():
-            if name not in resolved:
-                yield None, name, obj
+        for name in sdata.unresolved_names():
+            yield None, name, sdata.attached[name]
 
 
 @contextlib.contextmanager

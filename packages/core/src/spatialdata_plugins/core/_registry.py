@@ -62,13 +62,7 @@ def disabled_names() -> set[str]:
 
 def _hook_names(obj: object) -> list[str]:
     marker = f"{hookspecs.PROJECT_NAME}_impl"
-    names = []
-    for attr in dir(obj):
-        if attr.startswith("sdp_") or hasattr(getattr(obj, attr, None), marker):
-            value = getattr(obj, attr, None)
-            if callable(value) and hasattr(value, marker):
-                names.append(attr)
-    return sorted(names)
+    return sorted(attr for attr in dir(obj) if hasattr(getattr(obj, attr, None), marker))
 
 
 def _core_version() -> str | None:

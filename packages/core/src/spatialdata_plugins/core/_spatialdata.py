@@ -129,6 +129,11 @@ class SpatialData(spatialdata.SpatialData):
             super().__delitem__(name)
         return obj
 
+    def unresolved_names(self) -> list[str]:
+        """Names of attached objects not yet turned into elements (not accessed since they were attached)."""
+        elements = self._element_names()
+        return [name for name in self._attached if name not in elements]
+
     def is_attached(self, name: str) -> bool:
         """Whether ``name`` is an attached object."""
         return name in self._attached
@@ -179,7 +184,7 @@ class SpatialData(spatialdata.SpatialData):
 
     def _gen_repr(self) -> str:
         text = super()._gen_repr()
-        unresolved = [n for n in self._attached if n not in self._element_names()]
+        unresolved = self.unresolved_names()
         if not unresolved:
             return text
         hook = get_registry().hook
