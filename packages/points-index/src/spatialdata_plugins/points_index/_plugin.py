@@ -1,0 +1,1 @@
+"""Hook implementations of the points-index plugin (entry point ``points-index`` of group ``spatialdata_plugins``)."""

@@ -1,0 +1,1 @@
+"""Hook implementations of the transforms plugin (entry point ``transforms`` of group ``spatialdata_plugins``)."""
