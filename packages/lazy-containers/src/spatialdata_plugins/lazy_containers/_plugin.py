@@ -1,1 +1,1 @@
-"""Hook implementations of the lazy-containers plugin (entry point ``lazy-containers`` of group ``spatialdata_plugins``)."""
+"""Hook implementations of the lazy-containers plugin (entry point of group ``spatialdata_plugins``)."""
