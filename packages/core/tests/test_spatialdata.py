@@ -61,6 +61,26 @@ def test_attach_resolves_on_first_access(sdp_fake_entry_points, synthetic_sdata)
     assert obj.n == 3 and "greetings" not in sdata and "greetings" not in sdata.shapes
 
 
+def test_is_lazy_and_materialize(sdp_fake_entry_points, synthetic_sdata):
+    sdp_fake_entry_points([("good", "plugins_for_tests.good")])
+    from plugins_for_tests.good import Greeting
+
+    sdata = synthetic_sdata
+    sdata.attach(Greeting(key="a", n=2))
+    sdata.attach(Greeting(key="b", n=3))
+    assert sdata.is_lazy("a") and sdata.is_lazy("b") and not sdata.is_lazy("cells")
+    with pytest.raises(ElementNotFoundError, match="nope"):
+        sdata.is_lazy("nope")
+    with pytest.raises(ElementNotFoundError, match="cells"):
+        sdata.materialize("cells")  # a regular element is not attached
+    assert sdata.materialize("a", progress=False) == ["a"]
+    assert not sdata.is_lazy("a") and sdata.is_resolved("a") and sdata.is_lazy("b")
+    assert sdata.materialize(progress=False) == ["b"]  # "a" is already resolved
+    assert len(sdata.shapes["b"]) == 3 and sdata.is_attached("b")
+    sdata.materialize(["a"], keep_links=False, progress=False)
+    assert not sdata.is_attached("a") and len(sdata.shapes["a"]) == 2 and not sdata.is_lazy("a")
+
+
 def test_attach_errors(sdp_registry, synthetic_sdata):
     with pytest.raises(ElementExistsError, match="cells"):
         synthetic_sdata.attach(object(), name="cells")

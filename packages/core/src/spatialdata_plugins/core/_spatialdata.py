@@ -142,6 +142,79 @@ class SpatialData(spatialdata.SpatialData):
         """Whether an attached object has already been turned into an element."""
         return name in self._attached and name in self._element_names()
 
+    def is_lazy(self, name: str) -> bool:
+        """Whether ``name`` is an attached object whose data has not been loaded yet.
+
+        Parameters
+        ----------
+        name
+            An element or attached name.
+
+        Returns
+        -------
+        bool
+            ``True`` for an attached object not accessed yet, ``False`` for a resolved one or a regular element.
+
+        Raises
+        ------
+        ElementNotFoundError
+            If there is neither an element nor an attached object of that name.
+        """
+        elements = self._element_names()
+        if name not in self._attached and name not in elements:
+            available = sorted(elements | set(self._attached))
+            raise ElementNotFoundError(f"no element named {name!r}; available: {available}")
+        return name in self._attached and name not in elements
+
+    def materialize(
+        self,
+        names: str | list[str] | tuple[str, ...] | None = None,
+        *,
+        keep_links: bool = True,
+        progress: bool | None = None,
+    ) -> list[str]:
+        """Resolve attached objects into elements now, as a first access would.
+
+        Parameters
+        ----------
+        names
+            One name or a list of names; ``None`` resolves every attached object not resolved yet.
+        keep_links
+            Keep the objects attached (``True``, so plugins may keep writing them as links); ``False`` turns the
+            resolved elements into regular elements that are written as data and forgets the attached objects.
+        progress
+            Show a progress bar; ``None`` shows one only on a terminal.
+
+        Returns
+        -------
+        list of str
+            The names resolved by this call (already resolved names are not repeated).
+
+        Raises
+        ------
+        ElementNotFoundError
+            If a name is not attached.
+        """
+        from tqdm.auto import tqdm
+
+        if names is None:
+            wanted = list(self._attached)
+        else:
+            wanted = [names] if isinstance(names, str) else list(names)
+            missing = [n for n in wanted if n not in self._attached]
+            if missing:
+                raise ElementNotFoundError(f"not attached: {missing}; attached: {sorted(self._attached)}")
+        resolved = []
+        for name in tqdm(
+            wanted, desc="materializing", unit="element", disable=None if progress is None else not progress
+        ):
+            if not self.is_resolved(name):
+                self[name]
+                resolved.append(name)
+            if not keep_links:
+                self._attached.pop(name)
+        return resolved
+
     # ----------------------------------------------------------------------------------- element access
 
     def __getitem__(self, item: str) -> Any:
