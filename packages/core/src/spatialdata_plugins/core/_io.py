@@ -395,7 +395,8 @@ def _write_into(
                 f"no installed plugin can write {name!r} (a {type(element).__module__}.{type(element).__name__})"
             )
     hook.sdp_after_write(sdata=sdata, location=location, root=root, options=options)
-    if options.get("consolidate_metadata", True):
+    # stores without consolidated metadata (icechunk keeps its own, versioned metadata) are simply not consolidated
+    if options.get("consolidate_metadata", True) and getattr(location.store, "supports_consolidated_metadata", True):
         zarr.consolidate_metadata(location.store, path=location.path or None, zarr_format=3)
 
 
