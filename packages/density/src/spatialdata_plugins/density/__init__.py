@@ -1,5 +1,63 @@
 """Contour-aware density profiles (rings and kernel-smoothed signed distance) for SpatialData."""
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
-__all__ = ["__version__"]
+# numba, shapely and dask take seconds to import: the public names load on first use, so that the plugin module
+# (imported by every ``spatialdata-plugins`` command) stays cheap.
+_LAZY = {
+    "ring_density": "_density",
+    "smooth_density_by_distance": "_density",
+    "density_table": "_table",
+    "plot_density_profile": "_plot",
+    "CoordinateSystemError": "_errors",
+    "DensityArgumentError": "_errors",
+    "DensityError": "_errors",
+    "DomainError": "_errors",
+    "InvalidContourError": "_errors",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        from importlib import import_module
+
+        value = getattr(import_module(f"spatialdata_plugins.density.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'spatialdata_plugins.density' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:
+    from spatialdata_plugins.density._density import ring_density, smooth_density_by_distance
+    from spatialdata_plugins.density._errors import (
+        CoordinateSystemError,
+        DensityArgumentError,
+        DensityError,
+        DomainError,
+        InvalidContourError,
+    )
+    from spatialdata_plugins.density._plot import plot_density_profile
+    from spatialdata_plugins.density._table import density_table
+
+try:
+    __version__ = version("spatialdata-plugins-density")
+except PackageNotFoundError:  # pragma: no cover - source tree without metadata
+    __version__ = "0+unknown"
+
+__all__ = [
+    "CoordinateSystemError",
+    "DensityArgumentError",
+    "DensityError",
+    "DomainError",
+    "InvalidContourError",
+    "__version__",
+    "density_table",
+    "plot_density_profile",
+    "ring_density",
+    "smooth_density_by_distance",
+]
