@@ -1,0 +1,555 @@
+"""``transaction``: all-or-nothing, multi-element SpatialData writes as one icechunk commit."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import icechunk
+import spatialdata
+from dask.base import tokenize
+
+from spatialdata_plugins.core import ElementWriteError, InvalidArgumentError
+from spatialdata_plugins.icechunk._errors import NestedTransactionError, TransactionConflictError
+from spatialdata_plugins.icechunk._io import apply_changes, session_location, validate_elements
+from spatialdata_plugins.icechunk._repo import (
+    DEFAULT_BRANCH,
+    describe,
+    open_repository,
+    repo_key,
+    require_writable,
+    writable_session,
+)
+
+METADATA_KEY = "spatialdata_plugins"
+
+_active = threading.local()
+
+
+def _active_keys() -> set[str]:
+    keys = getattr(_active, "keys", None)
+    if keys is None:
+        keys = _active.keys = set()
+    return keys
+
+
+def _fingerprint(element: Any) -> str:
+    """A cheap token that changes when an element is modified in place (data, columns, transformations).
+
+    Dask-backed data is identified by its graph name (no data is read); in-memory frames and arrays are hashed.
+    """
+    from anndata import AnnData
+
+    try:
+        if isinstance(element, AnnData):
+            return tokenize(
+                element.X,
+                element.obs,
+                element.var,
+                dict(element.obsm),
+                dict(element.layers),
+                dict(element.varm),
+                repr(element.uns),
+            )
+        if hasattr(element, "geometry"):  # GeoDataFrame: hash geometry as WKB plus the other columns
+            import shapely
+
+            rest = element.drop(columns=element.geometry.name)
+            return tokenize(shapely.to_wkb(element.geometry.values), rest, repr(element.attrs))
+        if hasattr(element, "children") and hasattr(element, "subtree"):  # DataTree
+            return tokenize(
+                [
+                    (node.path, {k: (v.data, repr(v.attrs)) for k, v in node.ds.data_vars.items()})
+                    for node in element.subtree
+                ]
+            )
+        if hasattr(element, "dims") and hasattr(element, "data"):  # DataArray
+            return tokenize(element.data, repr(element.attrs), {k: element.coords[k].values for k in element.coords})
+        return tokenize(element, repr(getattr(element, "attrs", None)))  # dask DataFrame: graph name
+    except Exception:  # an unhashable exotic attribute: fall back to identity only
+        return f"id-{id(element)}"
+
+
+@dataclass
+class Changes:
+    """What a transaction changed.
+
+    Attributes
+    ----------
+    added
+        Names of new elements.
+    replaced
+        Names of elements that were replaced or modified in place.
+    deleted
+        Names of removed elements.
+    attrs_changed
+        Whether ``SpatialData.attrs`` changed.
+    element_types
+        ``{name: element_type}`` of the added and replaced elements (and of the deleted ones, as they were).
+    """
+
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    attrs_changed: bool = False
+    element_types: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        """Whether nothing changed."""
+        return not (self.added or self.replaced or self.deleted or self.attrs_changed)
+
+    @property
+    def elements(self) -> list[str]:
+        """Every element name touched, sorted."""
+        return sorted({*self.added, *self.replaced, *self.deleted})
+
+    def as_metadata(self) -> dict[str, Any]:
+        """The JSON block stored in the commit metadata under ``"spatialdata_plugins"``."""
+        return {
+            "added": sorted(self.added),
+            "replaced": sorted(self.replaced),
+            "deleted": sorted(self.deleted),
+            "attrs_changed": self.attrs_changed,
+            "element_types": dict(sorted(self.element_types.items())),
+        }
+
+
+def _state(sdata: spatialdata.SpatialData) -> dict[str, tuple[str, Any, str]]:
+    return {
+        name: (element_type, element, _fingerprint(element))
+        for element_type, name, element in sdata._gen_elements(include_tables=True)
+    }
+
+
+class Transaction:
+    """All-or-nothing changes to a SpatialData on an icechunk branch; use it through :func:`transaction`.
+
+    Attributes
+    ----------
+    repo
+        The repository.
+    branch
+        The branch committed to.
+    session
+        The writable session (created on entry, on the branch tip).
+    base_snapshot
+        Snapshot id of the branch tip when the transaction started.
+    snapshot_id
+        Id of the commit made on exit (``None`` before exit, or when nothing changed).
+    changes
+        The :class:`Changes` found on exit.
+    forks_merged
+        How many fork sessions were merged (dask-backed rasters under ``dask.distributed``).
+    """
+
+    def __init__(
+        self,
+        sdata: spatialdata.SpatialData,
+        repo: Any,
+        *,
+        message: str,
+        branch: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        rebase: bool = True,
+        parallel: str = "auto",
+        allow_empty: bool = False,
+        progress: bool | None = None,
+        storage_options: dict[str, Any] | None = None,
+        **write_options: Any,
+    ) -> None:
+        if not isinstance(sdata, spatialdata.SpatialData):
+            raise InvalidArgumentError(f"transaction() needs a spatialdata.SpatialData, got {type(sdata).__name__}")
+        if not isinstance(message, str) or not message.strip():
+            raise InvalidArgumentError("give the transaction a commit message (message='what changed')")
+        self.sdata = sdata
+        self._given_session: icechunk.Session | None = None
+        if isinstance(repo, icechunk.Session):
+            require_writable(repo)
+            if branch is not None and branch != repo.branch:
+                raise InvalidArgumentError(f"the session is on branch {repo.branch!r}, not {branch!r}")
+            self._given_session = repo
+            self.repo: icechunk.Repository | None = None
+            self.branch = repo.branch
+        else:
+            self.repo = open_repository(repo, storage_options=storage_options)
+            self.branch = branch or DEFAULT_BRANCH
+        self.message = message
+        self.metadata = dict(metadata or {})
+        self.rebase = rebase
+        self.parallel = parallel
+        self.allow_empty = allow_empty
+        self.progress = progress
+        self.write_options = write_options
+        self.session: icechunk.Session | None = None
+        self.base_snapshot: str | None = None
+        self.snapshot_id: str | None = None
+        self.changes: Changes | None = None
+        self.forks_merged = 0
+        self._key: str | None = None
+        self._before: dict[str, tuple[str, Any, str]] = {}
+        self._attrs_before: dict[str, Any] = {}
+
+    # -------------------------------------------------------------------------------------------- context
+
+    def __enter__(self) -> Transaction:
+        session = self._given_session
+        if session is None:
+            assert self.repo is not None
+            self._key = repo_key(self.repo)
+        else:
+            self._key = f"session-{id(session)}"
+        keys = _active_keys()
+        if self._key in keys:
+            raise NestedTransactionError(
+                f"a transaction on {self._where()} is already open in this thread; nested transactions on the same "
+                "repository are not supported: make the changes in the outer transaction"
+            )
+        if session is None:
+            assert self.repo is not None
+            session = writable_session(self.repo, self.branch)
+        self.session = session
+        self.base_snapshot = session.snapshot_id
+        self._before = _state(self.sdata)
+        self._attrs_before = copy.deepcopy(dict(self.sdata.attrs))
+        keys.add(self._key)
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        try:
+            if exc is not None:
+                self._rollback_sdata()
+                self._discard()
+                return False
+            self._commit()
+            return False
+        finally:
+            if self._key is not None:
+                _active_keys().discard(self._key)
+
+    # -------------------------------------------------------------------------------------------- internals
+
+    def _where(self) -> str:
+        return describe(self.repo) if self.repo is not None else "this icechunk session"
+
+    def _diff(self) -> tuple[Changes, dict[str, tuple[str, Any]]]:
+        after = _state(self.sdata)
+        changes = Changes()
+        writes: dict[str, tuple[str, Any]] = {}
+        for name, (element_type, element, token) in after.items():
+            old = self._before.get(name)
+            if old is None:
+                changes.added.append(name)
+            elif old[1] is not element or old[0] != element_type or old[2] != token:
+                changes.replaced.append(name)
+            else:
+                continue
+            writes[name] = (element_type, element)
+            changes.element_types[name] = element_type
+        for name, (element_type, _, _) in self._before.items():
+            if name not in after:
+                changes.deleted.append(name)
+                changes.element_types[name] = element_type
+        changes.attrs_changed = tokenize(self._attrs_before) != tokenize(dict(self.sdata.attrs))
+        return changes, writes
+
+    def _commit(self) -> None:
+        assert self.session is not None
+        changes, writes = self._diff()
+        self.changes = changes
+        if changes.empty and not self.allow_empty:
+            self._discard()
+            return
+        attrs = dict(self.sdata.attrs) if changes.attrs_changed else None
+        try:
+            validate_elements(writes)
+            backend = apply_changes(
+                self.session,
+                self.sdata,
+                writes=writes,
+                deletes=changes.deleted,
+                attrs=attrs,
+                repo=self.repo,
+                parallel=self.parallel,
+                progress=self.progress,
+                options=self.write_options,
+            )
+            self.forks_merged = backend.forks_merged
+            metadata = {**self.metadata, METADATA_KEY: changes.as_metadata()}
+            # never commit after an error: a failed write can leave debris in the session
+            self.snapshot_id = self._do_commit(metadata, changes, writes, attrs)
+        except BaseException as exc:
+            self._rollback_sdata()
+            self._discard()
+            if isinstance(exc, Exception) and not isinstance(exc, ElementWriteError | TransactionConflictError):
+                raise ElementWriteError(
+                    f"transaction {self.message!r} on {self._where()} failed, nothing was committed "
+                    f"(branch {self.branch!r} stays at {self.base_snapshot}): {exc}"
+                ) from exc
+            raise
+        self._point_sdata_at_commit()
+
+    def _do_commit(
+        self, metadata: dict[str, Any], changes: Changes, writes: dict[str, tuple[str, Any]], attrs: Any
+    ) -> str:
+        assert self.session is not None
+        try:
+            if self.rebase:
+                return self.session.commit(
+                    self.message,
+                    metadata=metadata,
+                    rebase_with=icechunk.ConflictDetector(),
+                    allow_empty=self.allow_empty,
+                )
+            return self.session.commit(self.message, metadata=metadata, allow_empty=self.allow_empty)
+        except (icechunk.RebaseFailedError, icechunk.ConflictError) as exc:
+            conflicting = _conflicting_elements(exc) or changes.elements
+            pending = {
+                "written": {name: element for name, (_, element) in writes.items()},
+                "deleted": list(changes.deleted),
+                "attrs": attrs,
+            }
+            how = "" if self.rebase else " (rebase=False: any concurrent commit conflicts)"
+            raise TransactionConflictError(
+                f"transaction {self.message!r} conflicts with a commit made to branch {self.branch!r} of "
+                f"{self._where()} since it started{how}: both changed {conflicting}. Nothing of this transaction "
+                "was committed and the other commit is kept; read the branch again and re-apply the changes "
+                "(they are in this error's .pending)",
+                elements=conflicting,
+                pending=pending,
+            ) from exc
+
+    def _discard(self) -> None:
+        if self.session is not None and self._given_session is None:
+            try:
+                self.session.discard_changes()
+            except icechunk.IcechunkError:
+                pass
+
+    def _rollback_sdata(self) -> None:
+        """Put back the elements and attrs ``sdata`` held when the transaction started."""
+        sdata = self.sdata
+        current = {name: (t, el) for t, name, el in sdata._gen_elements(include_tables=True)}
+        for name, (element_type, _) in current.items():
+            old = self._before.get(name)
+            if old is None or old[0] != element_type:
+                del getattr(sdata, element_type)[name]
+        for name, (element_type, element, _) in self._before.items():
+            store = getattr(sdata, element_type)
+            if name not in store or store[name] is not element:
+                store[name] = element
+        sdata.attrs = copy.deepcopy(self._attrs_before)
+
+    def _point_sdata_at_commit(self) -> None:
+        from spatialdata_plugins.core import SpatialData as CoreSpatialData
+
+        if self.snapshot_id is None or not isinstance(self.sdata, CoreSpatialData) or self.repo is None:
+            return
+        session = self.repo.readonly_session(snapshot_id=self.snapshot_id)
+        location = session_location(session, self.repo)
+        location.extra["icechunk_snapshot"] = self.snapshot_id
+        location.extra["icechunk_branch"] = self.branch
+        self.sdata.location = location
+
+
+def _conflicting_elements(exc: BaseException) -> list[str]:
+    names: set[str] = set()
+    for conflict in getattr(exc, "conflicts", None) or []:
+        path = getattr(conflict, "path", "") or ""
+        parts = [p for p in str(path).split("/") if p]
+        if len(parts) >= 2:
+            names.add(parts[1])
+        elif parts == [] or len(parts) == 1:
+            names.add("attrs" if not parts else parts[0])
+    return sorted(names)
+
+
+def transaction(
+    sdata: spatialdata.SpatialData,
+    repo: Any,
+    *,
+    message: str,
+    branch: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    rebase: bool = True,
+    parallel: str = "auto",
+    allow_empty: bool = False,
+    progress: bool | None = None,
+    storage_options: dict[str, Any] | None = None,
+    **write_options: Any,
+) -> Transaction:
+    """Make element adds, replacements, deletions and attrs changes on ``sdata`` one icechunk commit.
+
+    Inside the ``with`` block change ``sdata`` as usual (``sdata["cells"] = shapes``, ``del sdata["old"]``,
+    ``sdata.attrs["step"] = 2``, in-place changes of in-memory tables and shapes). On normal exit the changes are
+    found by comparing every element (identity and a content token) and the attrs with their state on entry, written
+    into a writable session and committed once, with ``message`` and metadata listing what changed. If the block
+    raises, or writing fails, nothing is committed, the branch stays where it was and ``sdata`` gets back the
+    elements and attrs it had on entry (in-place edits of an element object are not undone: the repository never
+    sees them).
+
+    Parameters
+    ----------
+    sdata
+        The SpatialData to change, typically from :func:`read` on the same branch.
+    repo
+        An :class:`icechunk.Repository`, a path or URL (opened with :func:`open_repository`), or a writable
+        :class:`icechunk.Session` (the transaction commits it).
+    message
+        Commit message.
+    branch
+        Branch to commit to (default ``"main"``).
+    metadata
+        Extra JSON commit metadata; the plugin adds ``{"spatialdata_plugins": {"added", "replaced", "deleted",
+        "attrs_changed", "element_types"}}``.
+    rebase
+        If another writer committed to the branch meanwhile, rebase onto it when the two commits touch different
+        elements (icechunk's ``ConflictDetector``); same elements raise :class:`TransactionConflictError`.
+        ``rebase=False`` refuses any concurrent commit.
+    parallel
+        ``"auto"`` (default): dask-backed images and labels are written through fork/merge sessions when a
+        ``dask.distributed`` client is active; ``"fork"`` always, ``"direct"`` never.
+    allow_empty
+        Commit even when nothing changed.
+    progress
+        Progress bar over the elements written; ``None``: only on a terminal, ``False``: off.
+    storage_options
+        S3 options when ``repo`` is a URL.
+    **write_options
+        Writer options passed to the element write hooks (``raster_compressor``, ``chunk_bytes``...).
+
+    Returns
+    -------
+    Transaction
+        The context manager; after exit ``tx.snapshot_id`` is the new commit and ``tx.changes`` what changed.
+
+    Raises
+    ------
+    NestedTransactionError
+        A transaction on the same repository is already open in this thread.
+    ReadOnlySessionError
+        ``repo`` is a read-only session.
+    RefNotFoundError
+        ``branch`` does not exist.
+    TransactionConflictError
+        A concurrent commit changed the same elements (on exit; nothing committed).
+    ElementWriteError
+        An element is invalid or could not be written (on exit; nothing committed).
+
+    Examples
+    --------
+    >>> import spatialdata_plugins.icechunk as sdi  # doctest: +SKIP
+    >>> repo = sdi.open_repository("analysis.icechunk", create=True)  # doctest: +SKIP
+    >>> sdata = sdi.read(repo)  # doctest: +SKIP
+    >>> with sdi.transaction(sdata, repo, message="add segmentation") as tx:  # doctest: +SKIP
+    ...     sdata["cells"] = shapes
+    ...     del sdata["old_cells"]
+    >>> tx.snapshot_id  # doctest: +SKIP
+    """
+    return Transaction(
+        sdata,
+        repo,
+        message=message,
+        branch=branch,
+        metadata=metadata,
+        rebase=rebase,
+        parallel=parallel,
+        allow_empty=allow_empty,
+        progress=progress,
+        storage_options=storage_options,
+        **write_options,
+    )
+
+
+def write(
+    sdata: spatialdata.SpatialData,
+    repo: Any,
+    *,
+    message: str = "Write SpatialData",
+    branch: str | None = None,
+    overwrite: bool = False,
+    metadata: dict[str, Any] | None = None,
+    parallel: str = "auto",
+    progress: bool | None = None,
+    storage_options: dict[str, Any] | None = None,
+    **write_options: Any,
+) -> str:
+    """Write a whole SpatialData to a branch as one commit (all or nothing).
+
+    Parameters
+    ----------
+    sdata
+        The object to write.
+    repo
+        Repository, path or URL (see :func:`open_repository`; a missing local repository is created).
+    message
+        Commit message.
+    branch
+        Branch (default ``"main"``).
+    overwrite
+        Replace the elements already on the branch; without it a branch holding elements raises
+        :class:`~spatialdata_plugins.core.StoreExistsError`.
+    metadata
+        Extra commit metadata.
+    parallel
+        See :func:`transaction`.
+    progress
+        Progress bar; ``None``: only on a terminal.
+    storage_options
+        S3 options when ``repo`` is a URL.
+    **write_options
+        Writer options for the element write hooks.
+
+    Returns
+    -------
+    str
+        The snapshot id of the commit.
+    """
+    from spatialdata_plugins.core import StoreExistsError
+    from spatialdata_plugins.icechunk._io import elements_on_disk
+
+    repo = open_repository(repo, create=True, storage_options=storage_options)
+    branch = branch or DEFAULT_BRANCH
+    session = writable_session(repo, branch)
+    import zarr
+
+    try:
+        stored = elements_on_disk(zarr.open_group(session.store, mode="r"))
+    except (FileNotFoundError, zarr.errors.GroupNotFoundError):
+        stored = {}
+    if stored and not overwrite:
+        raise StoreExistsError(
+            f"branch {branch!r} of {describe(repo)} already holds elements {sorted(stored)}; pass overwrite=True "
+            "to replace them, or use transaction() to change some of them"
+        )
+    writes = {name: (t, el) for t, name, el in sdata._gen_elements(include_tables=True)}
+    validate_elements(writes)
+    changes = Changes(
+        added=[n for n in writes if n not in stored],
+        replaced=[n for n in writes if n in stored],
+        deleted=[n for n in stored if n not in writes],
+        attrs_changed=True,
+        element_types={**stored, **{n: t for n, (t, _) in writes.items()}},
+    )
+    try:
+        apply_changes(
+            session,
+            sdata,
+            writes=writes,
+            deletes=changes.deleted,
+            attrs=dict(sdata.attrs),
+            repo=repo,
+            parallel=parallel,
+            progress=progress,
+            options=write_options,
+        )
+        return session.commit(message, metadata={**(metadata or {}), METADATA_KEY: changes.as_metadata()})
+    except BaseException as exc:
+        session.discard_changes()
+        if isinstance(exc, Exception) and not isinstance(exc, ElementWriteError):
+            raise ElementWriteError(
+                f"writing to branch {branch!r} of {describe(repo)} failed, nothing was committed: {exc}"
+            ) from exc
+        raise
