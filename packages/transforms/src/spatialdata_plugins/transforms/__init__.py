@@ -1,5 +1,103 @@
-"""Every OME-NGFF RFC-5 coordinate transformation for SpatialData, with a conformance command."""
+"""Every OME-NGFF RFC-5 coordinate transformation for SpatialData, with a conformance command.
 
-__version__ = "0.1.0"
+Parse and write the twelve transformation types of OME-Zarr 0.6rc0 (and the RFC-5 draft forms), apply them to
+numpy and dask coordinates, invert them, collapse linear chains into one matrix, build the transformation graph of
+a scene, and convert to and from ``spatialdata.transformations``.
+"""
 
-__all__ = ["__version__"]
+from importlib.metadata import PackageNotFoundError, version
+
+from spatialdata_plugins.transforms._errors import (
+    CoordinateSystemNotFoundError,
+    NotInvertibleError,
+    NoTransformationPathError,
+    ParameterArrayError,
+    TransformationError,
+    UnknownTransformationTypeError,
+    UnsupportedConversionError,
+)
+from spatialdata_plugins.transforms._graph import OME_VERSION, NodeKey, TransformGraph
+from spatialdata_plugins.transforms._io import read_scene, write_rfc5_image, write_scene, write_spatialdata_scene
+from spatialdata_plugins.transforms._model import (
+    INTERPOLATION_ORDER,
+    ROTATION_ATOL,
+    Affine,
+    Axis,
+    Bijection,
+    ByDimension,
+    ByDimensionItem,
+    Coordinates,
+    CoordinateSystem,
+    CoordinateSystemRef,
+    Displacements,
+    Identity,
+    MapAxis,
+    ProjectAxis,
+    Rotation,
+    Scale,
+    Sequence,
+    Transformation,
+    Translation,
+    VectorField,
+    compose,
+    parse_transformation,
+    simplify,
+)
+from spatialdata_plugins.transforms._spatialdata import (
+    element_to_multiscales,
+    from_spatialdata,
+    read_rfc5_raster,
+    read_scene_images,
+    to_spatialdata,
+)
+
+try:
+    __version__ = version("spatialdata-plugins-transforms")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without metadata
+    __version__ = "0+unknown"
+
+__all__ = [
+    "INTERPOLATION_ORDER",
+    "OME_VERSION",
+    "ROTATION_ATOL",
+    "Affine",
+    "Axis",
+    "Bijection",
+    "ByDimension",
+    "ByDimensionItem",
+    "CoordinateSystem",
+    "CoordinateSystemNotFoundError",
+    "CoordinateSystemRef",
+    "Coordinates",
+    "Displacements",
+    "Identity",
+    "MapAxis",
+    "NoTransformationPathError",
+    "NodeKey",
+    "NotInvertibleError",
+    "ParameterArrayError",
+    "ProjectAxis",
+    "Rotation",
+    "Scale",
+    "Sequence",
+    "TransformGraph",
+    "Transformation",
+    "TransformationError",
+    "Translation",
+    "UnknownTransformationTypeError",
+    "UnsupportedConversionError",
+    "VectorField",
+    "__version__",
+    "compose",
+    "element_to_multiscales",
+    "from_spatialdata",
+    "parse_transformation",
+    "read_rfc5_raster",
+    "read_scene",
+    "read_scene_images",
+    "simplify",
+    "to_spatialdata",
+    "write_rfc5_image",
+    "write_scene",
+    "write_spatialdata_scene",
+]
