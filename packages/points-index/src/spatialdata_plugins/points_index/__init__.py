@@ -1,5 +1,41 @@
-"""Multiscale, chunked spatial index for SpatialData points: read only what a query needs."""
+"""Multiscale, chunked spatial index for SpatialData points: read only what a query needs.
+
+The index follows neuroglancer's precomputed-annotation spatial index: levels from coarse to fine over a grid
+that doubles per level, each level a seeded random subsample of the points that remain. It is stored beside the
+points element (``points/<name>/points_index``) and queried by box, genes and resolution with byte-range reads.
+"""
+
+from spatialdata_plugins.points_index._api import (
+    bounding_box_query,
+    build_points_index,
+    index_info,
+    open_points_index,
+    points_fingerprint,
+    query_points,
+)
+from spatialdata_plugins.points_index._errors import (
+    CorruptIndexError,
+    IndexNotFoundError,
+    PointsIndexError,
+    StaleIndexError,
+    UnknownGeneError,
+)
+from spatialdata_plugins.points_index._reader import PointsIndex
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "CorruptIndexError",
+    "IndexNotFoundError",
+    "PointsIndex",
+    "PointsIndexError",
+    "StaleIndexError",
+    "UnknownGeneError",
+    "__version__",
+    "bounding_box_query",
+    "build_points_index",
+    "index_info",
+    "open_points_index",
+    "points_fingerprint",
+    "query_points",
+]

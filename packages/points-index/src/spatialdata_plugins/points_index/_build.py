@@ -1,0 +1,661 @@
+"""Building the multiscale points index: vectorised, seeded, out of core.
+
+The algorithm (see ``docs/points-index.md``):
+
+1. statistics pass: row count per partition, bounds, categories of string columns;
+2. one counting pass per level: the number of *remaining* points per cell of the level's grid gives
+   ``maxCount``; every remaining point is kept at that level with probability ``p = min(1, limit / maxCount)``
+   (neuroglancer's rule). With one uniform number ``u`` per point, "kept at level l" is ``c[l-1] <= u < c[l]``
+   where ``c[l] = 1 - prod(1 - p[k], k <= l)``, which is the same distribution as independent draws per level;
+3. a directory pass: rows per (level, cell);
+4. a spill pass: every partition writes its rows, with their directory entry, gene code and a random rank, into
+   Arrow files per bucket (a contiguous range of directory entries of a few million rows);
+5. a sort-and-write pass: every bucket is sorted by (entry, gene, rank) in memory and appended to the column
+   arrays, whose rows are therefore ordered by (level, cell Morton code, gene, random rank).
+
+Only one bucket and a few partitions are in memory at a time; the per-partition passes run through dask (any
+scheduler, ``dask.distributed`` included).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import dask
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.ipc as ipc
+import zarr
+from tqdm.auto import tqdm
+from zarr.codecs import BloscCodec
+
+from spatialdata_plugins.points_index._errors import InvalidArgumentError, PointsIndexError
+from spatialdata_plugins.points_index._morton import FINEST, morton, point_random, to_unit
+
+FORMAT_NAME = "spatialdata-plugins-points-index"
+FORMAT_VERSION = 1
+ATTRS_KEY = "points_index"
+INDEX_GROUP = "points_index"
+DENSE_CELLS = 1 << 22
+DIR_CHUNK = 1 << 14
+BATCH = 8
+
+
+def _compressor() -> list[Any]:
+    return [BloscCodec(cname="zstd", clevel=5, shuffle="shuffle")]
+
+
+def quantize(values: np.ndarray, lo: float, scale: float, finest: int) -> np.ndarray:
+    """Cell index on the finest grid: ``floor((v - lo) * scale)`` clipped to the grid (half-open cells)."""
+    q = np.floor((np.asarray(values, dtype=np.float64) - lo) * scale)
+    return np.clip(q, 0, (1 << finest) - 1).astype(np.uint64)
+
+
+def fine_codes(frame: pd.DataFrame, axes: list[str], lo: list[float], scale: float, finest: int) -> np.ndarray:
+    """Morton codes of the rows of ``frame`` on the finest grid."""
+    return morton([quantize(frame[a].to_numpy(), lo[i], scale, finest) for i, a in enumerate(axes)])
+
+
+def _smallest_int(lo: int, hi: int) -> str:
+    for dt in ("int8", "int16", "int32", "int64"):
+        info = np.iinfo(dt)
+        if info.min <= lo and hi <= info.max:
+            return dt
+    return "int64"
+
+
+# ------------------------------------------------------------------------------------------ per partition
+
+
+def _stats(frame: pd.DataFrame, axes: list[str], string_cols: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {"n": len(frame), "lo": [], "hi": [], "nan": [], "uniques": {}}
+    for a in axes:
+        v = frame[a].to_numpy(dtype=np.float64)
+        out["nan"].append(int(np.count_nonzero(~np.isfinite(v))))
+        out["lo"].append(float(np.nanmin(v)) if len(v) else np.inf)
+        out["hi"].append(float(np.nanmax(v)) if len(v) else -np.inf)
+    for c in string_cols:
+        col = frame.index.to_series() if c == "__index__" else frame[c]
+        out["uniques"][c] = pd.unique(col.dropna().astype(str))
+    if pd.api.types.is_integer_dtype(frame.index.dtype) and len(frame):
+        out["index_range"] = (int(frame.index.min()), int(frame.index.max()))
+    return out
+
+
+def _uniform(n: int, offset: int, seed: int) -> np.ndarray:
+    return to_unit(point_random(np.arange(offset, offset + n, dtype=np.uint64), seed, 0))
+
+
+def _count_remaining(frame, offset, geo, seed, level, c_prev) -> tuple[np.ndarray, np.ndarray] | np.ndarray:
+    u = _uniform(len(frame), offset, seed)
+    codes = fine_codes(frame, geo["axes"], geo["lo"], geo["scale"], geo["finest"])[u >= c_prev]
+    codes >>= np.uint64(geo["dim"] * (geo["finest"] - level))
+    ncell = 1 << (geo["dim"] * level)
+    if ncell <= DENSE_CELLS:
+        return np.bincount(codes.astype(np.int64), minlength=ncell)
+    return np.unique(codes, return_counts=True)
+
+
+def _levels_and_codes(frame, offset, geo, seed, thresholds) -> tuple[np.ndarray, np.ndarray]:
+    u = _uniform(len(frame), offset, seed)
+    level = np.searchsorted(thresholds, u, side="right").astype(np.int64)
+    level = np.minimum(level, len(thresholds) - 1)
+    codes = fine_codes(frame, geo["axes"], geo["lo"], geo["scale"], geo["finest"])
+    codes >>= (geo["dim"] * (geo["finest"] - level)).astype(np.uint64)
+    return level, codes
+
+
+def _directory_counts(frame, offset, geo, seed, thresholds) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    level, codes = _levels_and_codes(frame, offset, geo, seed, thresholds)
+    out = {}
+    for lv in np.unique(level):
+        out[int(lv)] = np.unique(codes[level == lv], return_counts=True)
+    return out
+
+
+def _column_values(frame: pd.DataFrame, spec: dict[str, Any]) -> np.ndarray:
+    col = frame.index.to_series() if spec["name"] == "__index__" and spec["role"] == "index" else frame[spec["name"]]
+    if spec["kind"] in ("categorical", "string"):
+        values = col.astype(str).where(col.notna(), None) if spec["kind"] == "string" else col
+        codes = pd.Categorical(values, categories=spec["_categories"]).codes
+        return codes.astype(spec["dtype"])
+    if spec["kind"] == "bool":
+        return col.to_numpy(dtype=bool)
+    return col.to_numpy(dtype=spec["dtype"])
+
+
+def _spill(frame, offset, pid, geo, seed, thresholds, dirs, bucket_starts, specs, gene_spec, workdir) -> list[int]:
+    level, codes = _levels_and_codes(frame, offset, geo, seed, thresholds)
+    entry = np.empty(len(frame), dtype=np.int64)
+    for lv in np.unique(level):
+        sel = level == lv
+        d = dirs[int(lv)]
+        pos = np.searchsorted(d["codes"], codes[sel])
+        entry[sel] = d["entry_offset"] + pos
+    gene = (
+        _column_values(frame, gene_spec).astype(np.int32) if gene_spec is not None else np.zeros(len(frame), np.int32)
+    )
+    rank = point_random(np.arange(offset, offset + len(frame), dtype=np.uint64), seed, 1)
+    bucket = np.searchsorted(bucket_starts, entry, side="right") - 1
+    arrays = {"__entry": entry, "__gene": gene, "__rank": rank}
+    for spec in specs:
+        arrays[spec["array"]] = _column_values(frame, spec)
+    order = np.argsort(bucket, kind="stable")
+    bounds = np.searchsorted(bucket[order], np.arange(len(bucket_starts) + 1))
+    written = []
+    for b in range(len(bucket_starts)):
+        s, e = bounds[b], bounds[b + 1]
+        if s == e:
+            continue
+        idx = order[s:e]
+        table = pa.table({k: v[idx] for k, v in arrays.items()})
+        with ipc.new_file(os.path.join(workdir, f"b{b:06d}_p{pid:06d}.arrow"), table.schema) as w:
+            w.write_table(table)
+        written.append(b)
+    return written
+
+
+# ------------------------------------------------------------------------------------------ driver
+
+
+def _partitions(ddf: dd.DataFrame, columns: list[str] | None) -> list[Any]:
+    sub = ddf if columns is None else ddf[columns]
+    return list(sub.to_delayed())
+
+
+def _run(
+    tasks: list[Callable[[], Any]], combine: Callable[[Any], None], desc: str, progress: bool | None, batch: int
+) -> None:
+    with tqdm(total=len(tasks), desc=desc, unit="part", disable=None if progress is None else not progress) as bar:
+        for i in range(0, len(tasks), batch):
+            for result in dask.compute(*tasks[i : i + batch]):
+                combine(result)
+            bar.update(min(batch, len(tasks) - i))
+
+
+def _merge_sparse(acc: tuple[np.ndarray, np.ndarray] | None, new: tuple[np.ndarray, np.ndarray]):
+    if acc is None:
+        return new
+    codes = np.concatenate([acc[0], new[0]])
+    counts = np.concatenate([acc[1], new[1]])
+    uniq, inv = np.unique(codes, return_inverse=True)
+    return uniq, np.bincount(inv, weights=counts).astype(np.int64)
+
+
+class _ColumnWriter:
+    """Append values to a 1-D zarr array in whole chunks."""
+
+    def __init__(self, array: zarr.Array, rows_per_chunk: int) -> None:
+        self.array = array
+        self.rows = rows_per_chunk
+        self.pos = 0
+        self.buf: list[np.ndarray] = []
+        self.nbuf = 0
+
+    def append(self, values: np.ndarray) -> None:
+        self.buf.append(values)
+        self.nbuf += len(values)
+        if self.nbuf >= self.rows:
+            data = np.concatenate(self.buf)
+            full = (len(data) // self.rows) * self.rows
+            self.array[self.pos : self.pos + full] = data[:full]
+            self.pos += full
+            self.buf, self.nbuf = [data[full:]], len(data) - full
+
+    def close(self) -> None:
+        if self.nbuf:
+            data = np.concatenate(self.buf)
+            self.array[self.pos : self.pos + len(data)] = data
+            self.pos += len(data)
+        self.buf, self.nbuf = [], 0
+
+
+def column_specs(meta: pd.DataFrame, axes: list[str], feature_key: str | None) -> list[dict[str, Any]]:
+    """Describe how every column (and the index) of the points is stored."""
+    specs = []
+    names = list(axes) + [c for c in meta.columns if c not in axes]
+    for i, name in enumerate(names):
+        dtype = meta[name].dtype
+        spec: dict[str, Any] = {"name": str(name), "role": "column", "array": f"c{i}", "original_dtype": str(dtype)}
+        if isinstance(dtype, pd.CategoricalDtype):
+            spec["kind"] = "categorical"
+        elif pd.api.types.is_bool_dtype(dtype):
+            spec["kind"], spec["dtype"] = "bool", "bool"
+        elif pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_extension_array_dtype(dtype):
+            spec["kind"], spec["dtype"] = "numeric", str(np.dtype(dtype))
+        elif pd.api.types.is_numeric_dtype(dtype):
+            spec["kind"], spec["dtype"] = "numeric", "float64"
+        else:
+            spec["kind"] = "string"
+        specs.append(spec)
+    idx = meta.index
+    ispec: dict[str, Any] = {
+        "name": "__index__",
+        "role": "index",
+        "index_name": idx.name,
+        "array": "index",
+        "original_dtype": str(idx.dtype),
+    }
+    ispec["kind"] = "numeric" if pd.api.types.is_integer_dtype(idx.dtype) else "string"
+    specs.append(ispec)
+    if feature_key is not None and feature_key not in names:
+        raise InvalidArgumentError(f"feature_key {feature_key!r} is not a column of the points (columns: {names})")
+    return specs
+
+
+def build_index(
+    ddf: dd.DataFrame,
+    parent: zarr.Group,
+    *,
+    axes: list[str],
+    feature_key: str | None,
+    points_per_chunk: int = 64,
+    seed: int = 0,
+    rows_per_chunk: int = 1 << 20,
+    gene_directory_rows: int = 1 << 18,
+    bucket_rows: int = 4_000_000,
+    fingerprint: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+    temp_dir: str | None = None,
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """Build the index of ``ddf`` into ``parent[INDEX_GROUP]``; an existing index is replaced only on success.
+
+    Returns
+    -------
+    dict
+        The index metadata written.
+    """
+    if points_per_chunk < 1:
+        raise InvalidArgumentError(f"points_per_chunk must be at least 1, got {points_per_chunk}")
+    if rows_per_chunk < 1024:
+        raise InvalidArgumentError(f"rows_per_chunk must be at least 1024, got {rows_per_chunk}")
+    dim = len(axes)
+    if dim not in FINEST:
+        raise InvalidArgumentError(f"points must have 2 or 3 spatial axes, got {axes}")
+    missing = [a for a in axes if a not in ddf.columns]
+    if missing:
+        raise InvalidArgumentError(f"the points have no column(s) {missing} for the axes {axes}")
+    specs = column_specs(ddf._meta, axes, feature_key)
+    parts = _partitions(ddf, None)
+    string_cols = [s["name"] for s in specs if s["kind"] == "string"]
+    unknown_cats = [
+        s["name"]
+        for s in specs
+        if s["kind"] == "categorical" and not ddf[s["name"]].cat.known  # type: ignore[union-attr]
+    ]
+
+    # 1. statistics
+    stats: list[dict[str, Any]] = []
+    _run(
+        [dask.delayed(_stats)(p, axes, string_cols + unknown_cats) for p in parts],
+        stats.append,
+        "points index: statistics",
+        progress,
+        BATCH,
+    )
+    lengths = [s["n"] for s in stats]
+    n = int(sum(lengths))
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) if lengths else np.zeros(0, np.int64)
+    nan = int(sum(sum(s["nan"]) for s in stats))
+    if nan:
+        raise InvalidArgumentError(f"{nan} points have a missing or infinite coordinate in {axes}; drop them first")
+    for spec in specs:
+        if spec["kind"] == "categorical" and spec["name"] not in unknown_cats:
+            spec["_categories"] = list(ddf._meta[spec["name"]].cat.categories)
+        elif spec["kind"] in ("categorical", "string"):
+            uniq = np.concatenate([s["uniques"][spec["name"]] for s in stats]) if stats else np.zeros(0, object)
+            spec["_categories"] = sorted(set(uniq.tolist()))
+        if spec["kind"] in ("categorical", "string"):
+            spec["dtype"] = _smallest_int(-1, max(len(spec["_categories"]) - 1, 0))
+        if spec["role"] == "index" and spec["kind"] == "numeric":
+            ranges = [s["index_range"] for s in stats if "index_range" in s]
+            lo_i = min((r[0] for r in ranges), default=0)
+            hi_i = max((r[1] for r in ranges), default=0)
+            spec["dtype"] = _smallest_int(lo_i, hi_i)
+    lo = [min((s["lo"][i] for s in stats), default=0.0) for i in range(dim)] if n else [0.0] * dim
+    hi = [max((s["hi"][i] for s in stats), default=1.0) for i in range(dim)] if n else [1.0] * dim
+    side = max(max(h - lo_ for lo_, h in zip(lo, hi, strict=True)), 1e-9) * (1 + 1e-9) + 1e-12
+    finest = FINEST[dim]
+    geo = {"axes": axes, "lo": lo, "scale": float((1 << finest) / side), "finest": finest, "dim": dim}
+    xy_parts = _partitions(ddf, list(axes))
+
+    # 2. one counting pass per level
+    thresholds: list[float] = []
+    probs: list[float] = []
+    c_prev = 0.0
+    remaining = n
+    with tqdm(desc="points index: levels", unit="level", disable=None if progress is None else not progress) as bar:
+        for level in range(finest + 1):
+            if remaining == 0:
+                break
+            acc: dict[str, Any] = {"dense": None, "sparse": None}
+
+            def combine(res: Any, acc: dict[str, Any] = acc) -> None:
+                if isinstance(res, tuple):
+                    acc["sparse"] = _merge_sparse(acc["sparse"], res)
+                else:
+                    acc["dense"] = res if acc["dense"] is None else acc["dense"] + res
+
+            tasks = [
+                dask.delayed(_count_remaining)(p, int(o), geo, seed, level, c_prev)
+                for p, o in zip(xy_parts, offsets, strict=True)
+            ]
+            _run(tasks, combine, f"points index: level {level}", False, BATCH)
+            counts = acc["dense"] if acc["dense"] is not None else acc["sparse"][1]
+            remaining = int(counts.sum())
+            if remaining == 0:
+                break
+            max_count = int(counts.max())
+            p = 1.0 if (max_count <= points_per_chunk or level == finest) else points_per_chunk / max_count
+            probs.append(p)
+            c_prev = 1.0 if p >= 1.0 else 1.0 - (1.0 - c_prev) * (1.0 - p)
+            thresholds.append(c_prev)
+            bar.update(1)
+            if p >= 1.0:
+                break
+    if not thresholds:
+        thresholds, probs = [1.0], [1.0]
+    thresholds[-1] = 1.0 + 1e-9  # every point ends in some level
+    thr = np.asarray(thresholds)
+
+    # 3. directory: rows per (level, cell)
+    dir_acc: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def combine_dir(res: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
+        for lv, pair in res.items():
+            dir_acc[lv] = _merge_sparse(dir_acc.get(lv), pair)
+
+    _run(
+        [dask.delayed(_directory_counts)(p, int(o), geo, seed, thr) for p, o in zip(xy_parts, offsets, strict=True)],
+        combine_dir,
+        "points index: directory",
+        progress,
+        BATCH,
+    )
+    n_levels = len(thresholds)
+    dirs: dict[int, dict[str, Any]] = {}
+    entry_offset = 0
+    row = 0
+    for lv in range(n_levels):
+        codes, counts = dir_acc.get(lv, (np.zeros(0, np.uint64), np.zeros(0, np.int64)))
+        starts = row + np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64) if len(counts) else counts
+        dirs[lv] = {
+            "codes": codes.astype(np.uint64),
+            "counts": counts.astype(np.int64),
+            "starts": np.asarray(starts, dtype=np.int64),
+            "entry_offset": entry_offset,
+            "row_start": row,
+        }
+        entry_offset += len(codes)
+        row += int(counts.sum())
+    if row != n:
+        raise PointsIndexError(f"internal error: the directory holds {row} rows, the points {n}")
+    all_counts = np.concatenate([dirs[lv]["counts"] for lv in range(n_levels)]) if n_levels else np.zeros(0)
+    # buckets: consecutive directory entries of about bucket_rows rows
+    cum = np.cumsum(all_counts)
+    bucket_starts = [0]
+    target = bucket_rows
+    while len(cum) and target < cum[-1]:
+        e = int(np.searchsorted(cum, target, side="left")) + 1
+        if e >= len(cum):
+            break
+        bucket_starts.append(e)
+        target = int(cum[e - 1]) + bucket_rows
+    bucket_starts_a = np.asarray(bucket_starts, dtype=np.int64)
+    gene_levels = 0
+    for lv in range(n_levels):
+        if dirs[lv]["row_start"] + int(dirs[lv]["counts"].sum()) <= max(gene_directory_rows, 0):
+            gene_levels = lv + 1
+    gene_spec = next((s for s in specs if s["name"] == feature_key and s["role"] == "column"), None)
+    if gene_spec is not None and gene_spec["kind"] not in ("categorical", "string"):
+        raise InvalidArgumentError(
+            f"the feature column {feature_key!r} must be categorical or text, not {gene_spec['original_dtype']}"
+        )
+
+    # 4. spill, 5. sort and write, into a new version group; the previous index stays until the switch
+    index_group = parent.require_group(INDEX_GROUP)
+    version = f"v-{uuid.uuid4().hex[:12]}"
+    workdir = tempfile.mkdtemp(prefix="sdp-points-index-", dir=temp_dir)
+    try:
+        small_dirs = {lv: {"codes": d["codes"], "entry_offset": d["entry_offset"]} for lv, d in dirs.items()}
+        _run(
+            [
+                dask.delayed(_spill)(
+                    p, int(o), i, geo, seed, thr, small_dirs, bucket_starts_a, specs, gene_spec, workdir
+                )
+                for i, (p, o) in enumerate(zip(parts, offsets, strict=True))
+            ],
+            lambda res: None,
+            "points index: spill",
+            progress,
+            BATCH,
+        )
+        vgroup = index_group.create_group(version)
+        meta = _write_version(
+            vgroup,
+            workdir,
+            n,
+            dirs,
+            bucket_starts_a,
+            all_counts,
+            specs,
+            gene_levels,
+            rows_per_chunk,
+            progress,
+        )
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        try:
+            if version in index_group:
+                del index_group[version]
+        except Exception:
+            pass
+        raise
+    shutil.rmtree(workdir, ignore_errors=True)
+    meta.update(
+        {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "n_rows": n,
+            "dim": dim,
+            "axes": list(axes),
+            "finest": finest,
+            "lo": [float(v) for v in lo],
+            "scale": geo["scale"],
+            "side": float(side),
+            "points_per_chunk": int(points_per_chunk),
+            "seed": int(seed),
+            "rows_per_chunk": int(rows_per_chunk),
+            "feature_key": feature_key,
+            "probabilities": [float(p) for p in probs],
+            "fingerprint": fingerprint or {},
+        }
+    )
+    meta.update(extra or {})
+    for spec in meta["columns"]:
+        spec.pop("_categories", None)
+    vgroup.attrs[ATTRS_KEY] = json.loads(json.dumps(meta, default=_json_default))
+    previous = index_group.attrs.get(ATTRS_KEY, {}).get("current")
+    index_group.attrs[ATTRS_KEY] = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "current": version}
+    if previous and previous != version and previous in index_group:
+        try:
+            del index_group[previous]
+        except Exception:
+            pass
+    return meta
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"cannot store {type(obj).__name__} in the index metadata")
+
+
+def _categories_array(group: zarr.Group, name: str, categories: list[Any]) -> None:
+    values = np.asarray(categories)
+    if values.dtype.kind in "OUS":
+        values = np.asarray([str(v) for v in categories], dtype=object)
+        arr = group.create_array(name, shape=values.shape, dtype=str, chunks=(max(len(values), 1),))
+    else:
+        arr = group.create_array(
+            name, shape=values.shape, dtype=values.dtype, chunks=(max(len(values), 1),), compressors=_compressor()
+        )
+    if len(values):
+        arr[:] = values
+
+
+def _write_version(
+    vgroup: zarr.Group,
+    workdir: str,
+    n: int,
+    dirs: dict[int, dict[str, Any]],
+    bucket_starts: np.ndarray,
+    all_counts: np.ndarray,
+    specs: list[dict[str, Any]],
+    gene_levels: int,
+    rows_per_chunk: int,
+    progress: bool | None,
+) -> dict[str, Any]:
+    chunk = max(min(rows_per_chunk, n), 1)
+    cols = vgroup.create_group("columns")
+    cats = vgroup.create_group("categories")
+    writers = {}
+    for spec in specs:
+        arr = cols.create_array(
+            spec["array"],
+            shape=(n,),
+            chunks=(chunk,),
+            dtype=spec["dtype"],
+            compressors=None,
+            fill_value=0,
+            config={"write_empty_chunks": True},
+        )
+        writers[spec["array"]] = _ColumnWriter(arr, chunk)
+        if spec["kind"] in ("categorical", "string"):
+            _categories_array(cats, spec["array"], spec["_categories"])
+    levels_meta = []
+    dgroup = vgroup.create_group("directory")
+    gdir: dict[int, list[np.ndarray]] = {lv: [] for lv in range(gene_levels)}
+    level_of_entry = (
+        np.concatenate([np.full(len(dirs[lv]["codes"]), lv, dtype=np.int16) for lv in sorted(dirs)])
+        if dirs
+        else np.zeros(0, np.int16)
+    )
+    files = sorted(os.listdir(workdir))
+    by_bucket: dict[int, list[str]] = {}
+    for f in files:
+        by_bucket.setdefault(int(f[1:7]), []).append(f)
+    row = 0
+    for b in tqdm(
+        range(len(bucket_starts)),
+        desc="points index: sort and write",
+        unit="bucket",
+        disable=None if progress is None else not progress,
+    ):
+        names = by_bucket.get(b, [])
+        if not names:
+            continue
+        tables = []
+        for f in names:
+            with ipc.open_file(os.path.join(workdir, f)) as r:
+                tables.append(r.read_all())
+            os.remove(os.path.join(workdir, f))
+        table = pa.concat_tables(tables)
+        del tables
+        entry = table.column("__entry").to_numpy()
+        gene = table.column("__gene").to_numpy()
+        rank = table.column("__rank").to_numpy()
+        order = np.lexsort((rank, gene, entry))
+        entry, gene = entry[order], gene[order]
+        e0 = int(bucket_starts[b])
+        e1 = int(bucket_starts[b + 1]) if b + 1 < len(bucket_starts) else len(all_counts)
+        expected = all_counts[e0:e1]
+        got = np.bincount(entry - e0, minlength=e1 - e0)
+        if not np.array_equal(got, expected):
+            raise PointsIndexError("internal error: the spilled rows do not match the directory counts")
+        for spec in specs:
+            writers[spec["array"]].append(table.column(spec["array"]).to_numpy(zero_copy_only=False)[order])
+        # gene directory of the coarse levels: one entry per (cell, gene) run
+        lev = level_of_entry[entry]
+        sel = lev < gene_levels
+        if np.any(sel):
+            idx = np.flatnonzero(sel)
+            e_s, g_s = entry[idx], gene[idx]
+            brk = np.concatenate([[True], (e_s[1:] != e_s[:-1]) | (g_s[1:] != g_s[:-1])])
+            starts = idx[brk]
+            ends = np.concatenate([starts[1:], [idx[-1] + 1]])
+            # runs are contiguous because coarse levels come first in entry order
+            for lv in np.unique(lev[starts]):
+                m = lev[starts] == lv
+                gdir[int(lv)].append(
+                    np.stack(
+                        [
+                            entry[starts[m]] - dirs[int(lv)]["entry_offset"],
+                            gene[starts[m]].astype(np.int64),
+                            row + starts[m],
+                            ends[m] - starts[m],
+                        ]
+                    )
+                )
+        row += len(entry)
+    for w in writers.values():
+        w.close()
+    for lv in sorted(dirs):
+        d = dirs[lv]
+        lg = dgroup.create_group(str(lv))
+        n_entries = len(d["codes"])
+        ch = max(min(DIR_CHUNK, n_entries), 1)
+        for key, values, dt in (
+            ("codes", d["codes"], "uint64"),
+            ("starts", d["starts"], "int64"),
+            ("counts", d["counts"], "uint32" if d["counts"].max(initial=0) < 2**32 else "int64"),
+        ):
+            arr = lg.create_array(key, shape=(n_entries,), chunks=(ch,), dtype=dt, compressors=_compressor())
+            if n_entries:
+                arr[:] = values.astype(dt)
+        lmeta: dict[str, Any] = {
+            "level": lv,
+            "rows": [int(d["row_start"]), int(d["row_start"] + d["counts"].sum())],
+            "entries": n_entries,
+            "max_count": int(d["counts"].max(initial=0)),
+            "fences": [int(c) for c in d["codes"][::ch]],
+            "dir_chunk": ch,
+            "gene_directory": lv < gene_levels,
+        }
+        if lv < gene_levels:
+            rows_ = np.concatenate(gdir[lv], axis=1) if gdir[lv] else np.zeros((4, 0), np.int64)
+            gg = lg.create_group("genes")
+            for i, (key, dt) in enumerate(
+                (("entry", "uint32"), ("gene", "int32"), ("start", "int64"), ("count", "uint32"))
+            ):
+                arr = gg.create_array(
+                    key, shape=(rows_.shape[1],), chunks=(max(rows_.shape[1], 1),), dtype=dt, compressors=_compressor()
+                )
+                if rows_.shape[1]:
+                    arr[:] = rows_[i].astype(dt)
+        levels_meta.append(lmeta)
+    return {"levels": levels_meta, "columns": specs}
+
+
+def content_fingerprint(parts: Iterable[tuple[str, int, bytes]]) -> str:
+    """A hash of (name, size, footer bytes) of the files holding the points."""
+    h = hashlib.sha256()
+    for name, size, footer in sorted(parts):
+        h.update(name.encode())
+        h.update(str(size).encode())
+        h.update(footer)
+    return h.hexdigest()

@@ -1,0 +1,114 @@
+"""Vectorised Morton (Z-order) codes, box-to-code-range decomposition and a counter-based random generator."""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: bits per axis of the finest grid: 2D codes use 48 bits, 3D codes 60 bits
+FINEST = {2: 24, 3: 20}
+
+_M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def _part1by1(v: np.ndarray) -> np.ndarray:
+    """Spread the low 32 bits of ``v`` so that one zero bit separates them."""
+    x = v.astype(np.uint64) & np.uint64(0x00000000FFFFFFFF)
+    x = (x | (x << np.uint64(16))) & np.uint64(0x0000FFFF0000FFFF)
+    x = (x | (x << np.uint64(8))) & np.uint64(0x00FF00FF00FF00FF)
+    x = (x | (x << np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    x = (x | (x << np.uint64(2))) & np.uint64(0x3333333333333333)
+    x = (x | (x << np.uint64(1))) & np.uint64(0x5555555555555555)
+    return x
+
+
+def _part1by2(v: np.ndarray) -> np.ndarray:
+    """Spread the low 21 bits of ``v`` so that two zero bits separate them."""
+    x = v.astype(np.uint64) & np.uint64(0x1FFFFF)
+    x = (x | (x << np.uint64(32))) & np.uint64(0x1F00000000FFFF)
+    x = (x | (x << np.uint64(16))) & np.uint64(0x1F0000FF0000FF)
+    x = (x | (x << np.uint64(8))) & np.uint64(0x100F00F00F00F00F)
+    x = (x | (x << np.uint64(4))) & np.uint64(0x10C30C30C30C30C3)
+    x = (x | (x << np.uint64(2))) & np.uint64(0x1249249249249249)
+    return x
+
+
+def morton(cells: list[np.ndarray]) -> np.ndarray:
+    """Morton code of integer cell coordinates (x first: x is the lowest bit of every group)."""
+    if len(cells) == 2:
+        return _part1by1(cells[0]) | (_part1by1(cells[1]) << np.uint64(1))
+    if len(cells) == 3:
+        return _part1by2(cells[0]) | (_part1by2(cells[1]) << np.uint64(1)) | (_part1by2(cells[2]) << np.uint64(2))
+    raise ValueError(f"Morton codes need 2 or 3 axes, got {len(cells)}")
+
+
+def splitmix64(x: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser: a fast, well-mixed 64-bit hash (counter-based random numbers)."""
+    with np.errstate(over="ignore"):
+        z = x.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def point_random(row_ids: np.ndarray, seed: int, stream: int) -> np.ndarray:
+    """Reproducible 64-bit random numbers for global row ids (independent of how the rows are partitioned)."""
+    key = splitmix64(np.asarray([(seed * 0x632BE59BD9B4E019 + stream * 0x8CB92BA72F3D8DD7) & 0xFFFFFFFFFFFFFFFF]))
+    with np.errstate(over="ignore"):
+        return splitmix64(row_ids.astype(np.uint64) ^ key[0])
+
+
+def to_unit(bits: np.ndarray) -> np.ndarray:
+    """Uniform floats in [0, 1) from 64-bit random integers."""
+    return (bits >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+
+
+def box_code_ranges(lo: list[int], hi: list[int], level: int, max_ranges: int = 4096) -> np.ndarray:
+    """Morton code ranges ``[start, stop)`` covering the cell box ``lo <= cell <= hi`` (inclusive) at ``level``.
+
+    The grid is decomposed like a quadtree (octree in 3D): nodes fully inside the box give one range each, nodes
+    partly inside are split further. If splitting would give more than ``max_ranges`` nodes, the partial nodes are
+    kept whole (a superset; the caller filters points exactly). Adjacent ranges are merged.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, 2)`` uint64 array of sorted, disjoint ranges.
+    """
+    dim = len(lo)
+    lo_a = np.asarray(lo, dtype=np.int64)
+    hi_a = np.asarray(hi, dtype=np.int64)
+    full: list[tuple[int, int]] = []
+    # nodes: (prefix code, origin cell per axis) at depth d; a node spans 2**(level-d) cells per axis
+    prefixes = np.zeros(1, dtype=np.uint64)
+    origins = np.zeros((1, dim), dtype=np.int64)
+    for depth in range(level + 1):
+        span = 1 << (level - depth)
+        node_hi = origins + span - 1
+        disjoint = np.any((node_hi < lo_a) | (origins > hi_a), axis=1)
+        inside = np.all((origins >= lo_a) & (node_hi <= hi_a), axis=1)
+        shift = np.uint64(dim * (level - depth))
+        for p in prefixes[inside & ~disjoint]:
+            full.append((int(p) << int(shift), (int(p) + 1) << int(shift)))
+        partial = ~disjoint & ~inside
+        prefixes, origins = prefixes[partial], origins[partial]
+        if len(prefixes) == 0:
+            break
+        if depth == level or len(prefixes) * (1 << dim) > max_ranges:
+            for p in prefixes:
+                full.append((int(p) << int(shift), (int(p) + 1) << int(shift)))
+            break
+        child = np.arange(1 << dim, dtype=np.uint64)
+        half = span // 2
+        offs = np.stack([(np.arange(1 << dim) >> a) & 1 for a in range(dim)], axis=1) * half
+        prefixes = ((prefixes[:, None] << np.uint64(dim)) | child[None, :]).ravel()
+        origins = (origins[:, None, :] + offs[None, :, :]).reshape(-1, dim)
+    if not full:
+        return np.zeros((0, 2), dtype=np.uint64)
+    full.sort()
+    merged = [list(full[0])]
+    for a, b in full[1:]:
+        if a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return np.asarray(merged, dtype=np.uint64)

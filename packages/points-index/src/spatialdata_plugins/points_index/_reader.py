@@ -1,0 +1,575 @@
+"""Reading the points index: box and gene queries that fetch only the byte ranges they need."""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import zarr
+from zarr.abc.store import RangeByteRequest, Store
+from zarr.core.buffer import default_buffer_prototype
+from zarr.core.sync import sync
+
+from spatialdata_plugins.points_index._build import ATTRS_KEY, FORMAT_NAME, FORMAT_VERSION, INDEX_GROUP, quantize
+from spatialdata_plugins.points_index._errors import (
+    CorruptIndexError,
+    IndexNotFoundError,
+    InvalidArgumentError,
+    UnknownGeneError,
+)
+from spatialdata_plugins.points_index._morton import box_code_ranges
+
+MAX_CONCURRENCY = 32
+
+
+def fetch_ranges(store: Store, requests: list[tuple[str, int, int]]) -> list[bytes]:
+    """Fetch byte ranges ``(key, start, stop)`` concurrently; a missing key reads as zeros."""
+
+    async def one(sem: asyncio.Semaphore, key: str, start: int, stop: int) -> bytes:
+        async with sem:
+            buf = await store.get(key, prototype=default_buffer_prototype(), byte_range=RangeByteRequest(start, stop))
+        return bytes(stop - start) if buf is None else buf.to_bytes()
+
+    async def run() -> list[bytes]:
+        sem = asyncio.Semaphore(MAX_CONCURRENCY)
+        return list(await asyncio.gather(*(one(sem, k, s, e) for k, s, e in requests)))
+
+    return sync(run()) if requests else []
+
+
+def runs_to_positions(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """All integers of the half-open runs ``[starts[i], ends[i])``, in order."""
+    lengths = ends - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    return np.arange(total, dtype=np.int64) + offsets
+
+
+def positions_to_runs(pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Maximal runs of consecutive integers in a sorted array of positions."""
+    if len(pos) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    brk = np.flatnonzero(np.diff(pos) != 1) + 1
+    starts = pos[np.concatenate([[0], brk])]
+    ends = pos[np.concatenate([brk - 1, [len(pos) - 1]])] + 1
+    return starts.astype(np.int64), ends.astype(np.int64)
+
+
+class PointsIndex:
+    """An opened points index (metadata cached; data read on demand by :meth:`query`).
+
+    Use :func:`spatialdata_plugins.points_index.open_points_index` to open one.
+
+    Parameters
+    ----------
+    store
+        The zarr store holding the index.
+    group_path
+        Path of the index version group inside ``store``.
+    meta
+        The index metadata (the group attributes).
+    coalesce_bytes
+        Byte ranges closer than this are read as one request (fewer requests on object stores, a few more bytes).
+    """
+
+    def __init__(self, store: Store, group_path: str, meta: dict[str, Any], coalesce_bytes: int = 0) -> None:
+        self.store = store
+        self.path = group_path.strip("/")
+        self.meta = meta
+        self.coalesce_bytes = int(coalesce_bytes)
+        self._dir_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._gene_cache: dict[int, np.ndarray] = {}
+        self._cat_cache: dict[str, np.ndarray] = {}
+        self._group: zarr.Group | None = None
+        try:
+            self.axes: list[str] = list(meta["axes"])
+            self.levels: list[dict[str, Any]] = list(meta["levels"])
+            self.columns: list[dict[str, Any]] = list(meta["columns"])
+            self.n_rows = int(meta["n_rows"])
+            self.finest = int(meta["finest"])
+            self.dim = int(meta["dim"])
+            self.lo = [float(v) for v in meta["lo"]]
+            self.scale = float(meta["scale"])
+            self.rows_per_chunk = max(min(int(meta["rows_per_chunk"]), self.n_rows), 1)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CorruptIndexError(f"the points index at {self.path!r} has malformed metadata ({exc!r})") from exc
+        if meta.get("format") != FORMAT_NAME or int(meta.get("version", -1)) > FORMAT_VERSION:
+            raise CorruptIndexError(
+                f"{self.path!r} is not a points index this version can read "
+                f"(format {meta.get('format')!r}, version {meta.get('version')!r})"
+            )
+        self.feature_key: str | None = meta.get("feature_key")
+        self._by_name = {c["name"]: c for c in self.columns if c["role"] == "column"}
+        self._index_spec = next(c for c in self.columns if c["role"] == "index")
+
+    # ------------------------------------------------------------------ metadata
+
+    @classmethod
+    def from_group(cls, parent: zarr.Group, coalesce_bytes: int = 0) -> PointsIndex:
+        """Open the index stored under ``parent/points_index``."""
+        try:
+            index_group = zarr.open_group(
+                store=parent.store, path=f"{parent.path}/{INDEX_GROUP}".strip("/"), mode="r", use_consolidated=False
+            )
+        except (FileNotFoundError, KeyError, zarr.errors.GroupNotFoundError) as exc:
+            raise IndexNotFoundError(f"no points index under {parent.path or '/'!r}") from exc
+        head = index_group.attrs.get(ATTRS_KEY)
+        if not isinstance(head, dict) or "current" not in head:
+            raise CorruptIndexError(f"{index_group.path!r} has no {ATTRS_KEY!r} attribute naming the current index")
+        try:
+            vgroup = zarr.open_group(
+                store=parent.store, path=f"{index_group.path}/{head['current']}", mode="r", use_consolidated=False
+            )
+        except (FileNotFoundError, KeyError, zarr.errors.GroupNotFoundError) as exc:
+            raise CorruptIndexError(
+                f"the index version {head['current']!r} named by {index_group.path!r} is missing"
+            ) from exc
+        meta = vgroup.attrs.get(ATTRS_KEY)
+        if not isinstance(meta, dict):
+            raise CorruptIndexError(f"{vgroup.path!r} has no index metadata")
+        out = cls(parent.store, vgroup.path, meta, coalesce_bytes)
+        out._group = vgroup
+        return out
+
+    @property
+    def group(self) -> zarr.Group:
+        """The index version group."""
+        if self._group is None:
+            self._group = zarr.open_group(store=self.store, path=self.path, mode="r", use_consolidated=False)
+        return self._group
+
+    @property
+    def n_levels(self) -> int:
+        """Number of levels (level 0 is the coarsest)."""
+        return len(self.levels)
+
+    @property
+    def fingerprint(self) -> dict[str, Any]:
+        """Fingerprint of the points the index was built from."""
+        return dict(self.meta.get("fingerprint") or {})
+
+    def level_rows(self) -> list[int]:
+        """Number of points in every level."""
+        return [int(lv["rows"][1] - lv["rows"][0]) for lv in self.levels]
+
+    def categories(self, column: str) -> np.ndarray:
+        """Categories of a categorical or text column (read once, then cached)."""
+        spec = self._index_spec if column == "__index__" else self._by_name.get(column)
+        if spec is None or spec["kind"] not in ("categorical", "string"):
+            raise InvalidArgumentError(f"{column!r} is not a categorical column of the index")
+        if spec["array"] not in self._cat_cache:
+            try:
+                arr = self.group["categories"][spec["array"]]
+            except KeyError as exc:
+                raise CorruptIndexError(f"the categories of column {column!r} are missing from the index") from exc
+            self._cat_cache[spec["array"]] = np.asarray(arr[:]) if arr.shape[0] else np.zeros(0, dtype=object)
+        return self._cat_cache[spec["array"]]
+
+    @property
+    def genes(self) -> list[Any]:
+        """The gene names (categories of the feature column), or ``[]`` without a feature column."""
+        return [] if self.feature_key is None else list(self.categories(self.feature_key))
+
+    def _dir_chunk(self, level: int, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        key = (level, j)
+        if key not in self._dir_cache:
+            lmeta = self.levels[level]
+            ch = int(lmeta["dir_chunk"])
+            try:
+                g = self.group["directory"][str(level)]
+                sl = slice(j * ch, min((j + 1) * ch, int(lmeta["entries"])))
+                codes = np.asarray(g["codes"][sl], dtype=np.uint64)
+                starts = np.asarray(g["starts"][sl], dtype=np.int64)
+                counts = np.asarray(g["counts"][sl], dtype=np.int64)
+            except KeyError as exc:
+                raise CorruptIndexError(f"the directory of level {level} is missing from the index") from exc
+            if len(codes) != sl.stop - sl.start or len(starts) != len(codes) or len(counts) != len(codes):
+                raise CorruptIndexError(f"the directory of level {level} is truncated")
+            self._dir_cache[key] = (codes, starts, counts)
+        return self._dir_cache[key]
+
+    def _gene_dir(self, level: int) -> np.ndarray:
+        if level not in self._gene_cache:
+            try:
+                g = self.group["directory"][str(level)]["genes"]
+                self._gene_cache[level] = np.stack(
+                    [np.asarray(g[k][:], dtype=np.int64) for k in ("entry", "gene", "start", "count")]
+                )
+            except KeyError as exc:
+                raise CorruptIndexError(f"the gene directory of level {level} is missing from the index") from exc
+        return self._gene_cache[level]
+
+    # ------------------------------------------------------------------ raw reads
+
+    def _column_key(self, spec: dict[str, Any]) -> str:
+        return f"{self.path}/columns/{spec['array']}"
+
+    def read_rows(self, spec: dict[str, Any], starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """Values of one stored column for the row runs ``[starts, ends)`` (concatenated in order)."""
+        dtype = np.dtype(spec["dtype"])
+        if len(starts) == 0:
+            return np.zeros(0, dtype=dtype)
+        if int(ends.max()) > self.n_rows or int(starts.min()) < 0:
+            raise CorruptIndexError("the directory points outside the stored rows")
+        gap = self.coalesce_bytes // dtype.itemsize
+        # merged read runs
+        if len(starts) > 1:
+            brk = np.flatnonzero(starts[1:] > ends[:-1] + gap) + 1
+            ms = starts[np.concatenate([[0], brk])]
+            me = np.maximum.reduceat(ends, np.concatenate([[0], brk]))
+        else:
+            ms, me = starts, ends
+        R = self.rows_per_chunk
+        requests: list[tuple[str, int, int]] = []
+        base = self._column_key(spec)
+        for s, e in zip(ms.tolist(), me.tolist(), strict=True):
+            k = s // R
+            while s < e:
+                stop = min(e, (k + 1) * R)
+                requests.append((f"{base}/c/{k}", (s - k * R) * dtype.itemsize, (stop - k * R) * dtype.itemsize))
+                s, k = stop, k + 1
+        data = np.frombuffer(b"".join(fetch_ranges(self.store, requests)), dtype=dtype)
+        if len(ms) == len(starts):
+            return data
+        moff = np.concatenate([[0], np.cumsum(me - ms)[:-1]])
+        which = np.searchsorted(ms, starts, side="right") - 1
+        local = runs_to_positions(moff[which] + (starts - ms[which]), moff[which] + (ends - ms[which]))
+        return data[local]
+
+    # ------------------------------------------------------------------ planning
+
+    def _parse_bbox(self, bbox: Any) -> tuple[list[float], list[float]]:
+        lo = [-math.inf] * self.dim
+        hi = [math.inf] * self.dim
+        if bbox is None:
+            return lo, hi
+        if isinstance(bbox, dict):
+            for axis, pair in bbox.items():
+                if axis not in self.axes:
+                    raise InvalidArgumentError(f"bbox names axis {axis!r}; the points have axes {self.axes}")
+                i = self.axes.index(axis)
+                lo[i], hi[i] = (float(v) for v in pair)
+        else:
+            values = list(bbox)
+            if len(values) == 2 and all(isinstance(v, Sequence) and not isinstance(v, str) for v in values):
+                mins, maxs = list(values[0]), list(values[1])
+            elif len(values) == 2 * self.dim:
+                mins, maxs = values[: self.dim], values[self.dim :]
+            else:
+                raise InvalidArgumentError(
+                    f"bbox must be (min_{'_'.join(self.axes)}..., max...) with {2 * self.dim} numbers, "
+                    f"((mins), (maxs)) or {{axis: (min, max)}}; got {bbox!r}"
+                )
+            if len(mins) != self.dim or len(maxs) != self.dim:
+                raise InvalidArgumentError(
+                    f"bbox needs {self.dim} minima and maxima for axes {self.axes}, got {bbox!r}"
+                )
+            lo, hi = [float(v) for v in mins], [float(v) for v in maxs]
+        for i, axis in enumerate(self.axes):
+            if math.isnan(lo[i]) or math.isnan(hi[i]):
+                raise InvalidArgumentError(f"bbox has NaN on axis {axis!r}")
+            if lo[i] > hi[i]:
+                raise InvalidArgumentError(
+                    f"bbox is inverted on axis {axis!r}: min {lo[i]} > max {hi[i]} (give minima first)"
+                )
+        return lo, hi
+
+    def gene_codes(self, genes: Any) -> np.ndarray | None:
+        """Codes of the requested gene names; raises :class:`UnknownGeneError` for names not in the index."""
+        if genes is None:
+            return None
+        if self.feature_key is None:
+            raise InvalidArgumentError("the index has no feature (gene) column; build it with feature_key=...")
+        wanted = (
+            [genes]
+            if isinstance(genes, str) or not isinstance(genes, Sequence | set | np.ndarray | pd.Index)
+            else list(genes)
+        )
+        cats = self.categories(self.feature_key)
+        lookup = {str(c): i for i, c in enumerate(cats)}
+        missing = [g for g in wanted if str(g) not in lookup]
+        if missing:
+            hints = []
+            for g in missing[:5]:
+                close = difflib.get_close_matches(str(g), list(lookup), n=3)
+                if close:
+                    hints.append(f"{g!r}: did you mean {', '.join(map(repr, close))}?")
+            raise UnknownGeneError(
+                f"{len(missing)} gene name(s) not in {self.feature_key!r}: {missing[:10]}"
+                + (f" ({'; '.join(hints)})" if hints else "")
+                + f"; the index has {len(cats)} genes"
+            )
+        return np.unique(np.asarray([lookup[str(g)] for g in wanted], dtype=np.int64))
+
+    def _levels(self, level: int | None, max_level: int | None) -> list[int]:
+        last = self.n_levels - 1
+        for name, value in (("level", level), ("max_level", max_level)):
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+                raise InvalidArgumentError(f"{name} must be an integer, got {value!r}")
+            if value < 0 or value > last:
+                raise InvalidArgumentError(
+                    f"{name}={value} is beyond the index: it has {self.n_levels} levels, 0 (coarsest) to {last}"
+                )
+        if level is not None and max_level is not None:
+            raise InvalidArgumentError("give either level= or max_level=, not both")
+        if level is not None:
+            return [int(level)]
+        return list(range((last if max_level is None else int(max_level)) + 1))
+
+    def _candidates(self, level: int, qlo: list[int], qhi: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Directory entries (index within level) and their row runs for the cells overlapping the box."""
+        lmeta = self.levels[level]
+        if int(lmeta["entries"]) == 0:
+            z = np.zeros(0, np.int64)
+            return z, z, z
+        shift = self.finest - level
+        clo = [q >> shift for q in qlo]
+        chi = [q >> shift for q in qhi]
+        ranges = box_code_ranges(clo, chi, level)
+        fences = np.asarray(lmeta["fences"], dtype=np.uint64)
+        ch = int(lmeta["dir_chunk"])
+        entries, starts, ends = [], [], []
+        chunks: set[int] = set()
+        for a, b in ranges:
+            j0 = max(int(np.searchsorted(fences, a, side="right")) - 1, 0)
+            j1 = max(int(np.searchsorted(fences, b - np.uint64(1), side="right")) - 1, 0)
+            chunks.update(range(j0, j1 + 1))
+        for j in sorted(chunks):
+            codes, st, cnt = self._dir_chunk(level, j)
+            sel = np.zeros(len(codes), dtype=bool)
+            i0 = np.searchsorted(codes, ranges[:, 0], side="left")
+            i1 = np.searchsorted(codes, ranges[:, 1], side="left")
+            for x, y in zip(i0.tolist(), i1.tolist(), strict=True):
+                sel[x:y] = True
+            idx = np.flatnonzero(sel)
+            entries.append(idx + j * ch)
+            starts.append(st[idx])
+            ends.append(st[idx] + cnt[idx])
+        if not entries:
+            z = np.zeros(0, np.int64)
+            return z, z, z
+        return np.concatenate(entries), np.concatenate(starts), np.concatenate(ends)
+
+    # ------------------------------------------------------------------ query
+
+    def query(
+        self,
+        bbox: Any = None,
+        genes: Any = None,
+        *,
+        level: int | None = None,
+        max_level: int | None = None,
+        columns: Sequence[str] | None = None,
+        target_count: int | None = None,
+        include_level: bool = False,
+    ) -> pd.DataFrame:
+        """Return the points in ``bbox`` (strict inequalities, as spatialdata) with the given genes.
+
+        See :func:`spatialdata_plugins.points_index.query_points` for the parameters.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The matching points, ordered by level, cell and gene.
+        """
+        blo, bhi = self._parse_bbox(bbox)
+        codes = self.gene_codes(genes)
+        levels = self._levels(level, max_level)
+        if columns is None:
+            wanted = [c["name"] for c in self.columns if c["role"] == "column"]
+        else:
+            wanted = [columns] if isinstance(columns, str) else list(columns)
+            unknown = [c for c in wanted if c not in self._by_name]
+            if unknown:
+                raise InvalidArgumentError(f"unknown column(s) {unknown}; the points have {list(self._by_name)}")
+        if target_count is not None and (isinstance(target_count, bool) or int(target_count) < 0):
+            raise InvalidArgumentError(f"target_count must be a non-negative integer, got {target_count!r}")
+        empty = any(lo_ >= hi_ for lo_, hi_ in zip(blo, bhi, strict=True)) or self.n_rows == 0
+        upper = [self.lo[i] + (1 << self.finest) / self.scale for i in range(self.dim)]
+        empty = empty or any(bhi[i] <= self.lo[i] or blo[i] >= upper[i] for i in range(self.dim))
+        if codes is not None and len(codes) == 0:
+            empty = True
+        if empty:
+            return self._frame({}, np.zeros(0, np.int64), wanted, include_level, np.zeros(0, np.int16))
+        qlo = [
+            int(quantize(np.asarray([max(blo[i], self.lo[i])]), self.lo[i], self.scale, self.finest)[0])
+            for i in range(self.dim)
+        ]
+        qhi = [
+            int(quantize(np.asarray([min(bhi[i], upper[i])]), self.lo[i], self.scale, self.finest)[0])
+            for i in range(self.dim)
+        ]
+        box_frac = 1.0
+        plan: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+        for lv in levels:
+            entries, st, en = self._candidates(lv, qlo, qhi)
+            plan.append((lv, entries, st, en))
+        partial: dict[int, float] = {}
+        if target_count is not None:
+            plan, partial = self._choose_levels(plan, codes, blo, bhi, int(target_count), box_frac)
+        gene_spec = self._by_name.get(self.feature_key) if self.feature_key else None
+        pos_parts, lev_parts = [], []
+        for lv, entries, st, en in plan:
+            if len(st) == 0:
+                continue
+            use_gdir = codes is not None and self.levels[lv].get("gene_directory")
+            if use_gdir:
+                gd = self._gene_dir(lv)
+                m = np.isin(gd[1], codes) & np.isin(gd[0], entries)
+                st, en = gd[2][m], gd[2][m] + gd[3][m]
+                order = np.argsort(st)
+                st, en = st[order], en[order]
+            elif codes is not None or lv in partial:
+                gvals = self.read_rows(gene_spec, st, en) if gene_spec is not None else None
+                pos = runs_to_positions(st, en)
+                keep = np.ones(len(pos), dtype=bool)
+                if codes is not None and gvals is not None:
+                    keep &= np.isin(gvals, codes)
+                if lv in partial:
+                    keep &= self._prefix_mask(pos, gvals, st, partial[lv])
+                st, en = positions_to_runs(pos[keep])
+            if lv in partial and use_gdir:
+                take = np.ceil((en - st) * partial[lv]).astype(np.int64)
+                en = st + take
+            if len(st) == 0:
+                continue
+            # exact box test on the coordinates of the candidate rows
+            pos = runs_to_positions(st, en)
+            keep = np.ones(len(pos), dtype=bool)
+            for i, axis in enumerate(self.axes):
+                if math.isinf(blo[i]) and math.isinf(bhi[i]):
+                    continue
+                v = self.read_rows(self._by_name[axis], st, en)
+                keep &= (v > blo[i]) & (v < bhi[i])
+            pos_parts.append(pos[keep])
+            lev_parts.append(np.full(int(keep.sum()), lv, dtype=np.int16))
+        positions = np.concatenate(pos_parts) if pos_parts else np.zeros(0, np.int64)
+        lev = np.concatenate(lev_parts) if lev_parts else np.zeros(0, np.int16)
+        rs, re_ = positions_to_runs(positions)
+        values = {name: self.read_rows(self._by_name[name], rs, re_) for name in wanted}
+        values["__index__"] = self.read_rows(self._index_spec, rs, re_)
+        return self._frame(values, positions, wanted, include_level, lev)
+
+    def _prefix_mask(
+        self, pos: np.ndarray, gvals: np.ndarray | None, cell_starts: np.ndarray, frac: float
+    ) -> np.ndarray:
+        """Keep the first ``ceil(frac * len)`` rows of every (cell, gene) run."""
+        if len(pos) == 0:
+            return np.zeros(0, dtype=bool)
+        brk = np.zeros(len(pos), dtype=bool)
+        brk[0] = True
+        brk[1:] = np.diff(pos) != 1
+        brk |= np.isin(pos, cell_starts)
+        if gvals is not None:
+            brk[1:] |= gvals[1:] != gvals[:-1]
+        run_id = np.cumsum(brk) - 1
+        run_start = np.flatnonzero(brk)
+        run_len = np.diff(np.concatenate([run_start, [len(pos)]]))
+        rank = np.arange(len(pos)) - run_start[run_id]
+        return rank < np.ceil(run_len[run_id] * frac)
+
+    def _choose_levels(self, plan, codes, blo, bhi, target, box_frac):
+        """Whole levels from the coarsest while the estimated count stays under ``target``, then a prefix."""
+        n_genes = max(len(self.genes), 1) if self.feature_key else 1
+        chosen, partial, acc = [], {}, 0.0
+        for lv, entries, st, en in plan:
+            est = float((en - st).sum())
+            if codes is not None:
+                if self.levels[lv].get("gene_directory"):
+                    gd = self._gene_dir(lv)
+                    m = np.isin(gd[1], codes) & np.isin(gd[0], entries)
+                    est = float(gd[3][m].sum())
+                else:
+                    est *= len(codes) / n_genes
+            est *= self._box_fraction(lv, entries, blo, bhi)
+            if acc + est <= target:
+                chosen.append((lv, entries, st, en))
+                acc += est
+                continue
+            if est > 0 and target > acc:
+                chosen.append((lv, entries, st, en))
+                partial[lv] = (target - acc) / est
+            break
+        return chosen, partial
+
+    def _box_fraction(self, level: int, entries: np.ndarray, blo: list[float], bhi: list[float]) -> float:
+        """Fraction of the candidate cells' volume inside the box (for count estimates)."""
+        if len(entries) == 0:
+            return 0.0
+        cell = (1 << (self.finest - level)) / self.scale
+        frac = 1.0
+        for i in range(self.dim):
+            lo_i = max(blo[i], self.lo[i])
+            hi_i = min(bhi[i], self.lo[i] + (1 << self.finest) / self.scale)
+            first = math.floor((lo_i - self.lo[i]) / cell)
+            last = math.floor((hi_i - self.lo[i]) / cell)
+            span = (last - first + 1) * cell
+            frac *= min(max((hi_i - lo_i) / span, 0.0), 1.0) if span > 0 else 1.0
+        return frac
+
+    def _frame(
+        self,
+        values: dict[str, np.ndarray],
+        positions: np.ndarray,
+        wanted: list[str],
+        include_level: bool,
+        lev: np.ndarray,
+    ) -> pd.DataFrame:
+        data = {}
+        for name in wanted:
+            spec = self._by_name[name]
+            data[name] = self._decode(spec, values.get(name, np.zeros(0, dtype=spec["dtype"])))
+        index = self._decode(self._index_spec, values.get("__index__", np.zeros(0, dtype=self._index_spec["dtype"])))
+        frame = pd.DataFrame(data, index=pd.Index(index, name=self._index_spec.get("index_name")))
+        if include_level:
+            frame["level"] = lev.astype(np.int16)
+        return frame
+
+    def _decode(self, spec: dict[str, Any], raw: np.ndarray) -> Any:
+        kind = spec["kind"]
+        if kind == "categorical":
+            cats = self.categories("__index__" if spec["role"] == "index" else spec["name"])
+            return pd.Categorical.from_codes(raw.astype(np.int64), categories=pd.Index(cats), validate=False)
+        if kind == "string":
+            cats = self.categories("__index__" if spec["role"] == "index" else spec["name"])
+            out = np.empty(len(raw), dtype=object)
+            ok = raw >= 0
+            out[ok] = cats[raw[ok]]
+            out[~ok] = None
+            return out
+        try:
+            return raw.astype(spec["original_dtype"])
+        except TypeError:
+            return pd.array(raw).astype(spec["original_dtype"])
+
+
+def standalone_parent(group: zarr.Group) -> zarr.Group:
+    """The group holding ``points_index``: the group itself (a standalone index)."""
+    return group
+
+
+def check_fingerprint(index: PointsIndex, current: Callable[[], dict[str, Any]] | None) -> None:
+    """Raise :class:`StaleIndexError` when the points changed since the index was built."""
+    from spatialdata_plugins.points_index._errors import StaleIndexError
+
+    if current is None:
+        return
+    stored = index.fingerprint
+    now = current()
+    if not stored:
+        raise StaleIndexError("the index has no fingerprint of its points; rebuild it with build_points_index")
+    if stored.get("hash") != now.get("hash") or int(stored.get("n_rows", -1)) != index.n_rows:
+        raise StaleIndexError(
+            f"the points changed after the index was built (indexed: {stored.get('n_files')} file(s), "
+            f"{stored.get('n_bytes')} bytes; now: {now.get('n_files')} file(s), {now.get('n_bytes')} bytes); "
+            "rebuild it with build_points_index or `spatialdata-plugins points-index build`"
+        )
