@@ -1,0 +1,153 @@
+"""The build: levels, reproducibility, partition independence, dask.distributed, bad input."""
+
+from __future__ import annotations
+
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+import pytest
+from pi_helpers import make_points
+
+from spatialdata_plugins.core import InvalidArgumentError, SpatialDataPluginError
+from spatialdata_plugins.points_index import build_points_index
+
+
+def test_every_point_in_exactly_one_level(standalone_index, points_df):
+    full = standalone_index.query(include_level=True)
+    assert len(full) == len(points_df)
+    assert full.index.is_unique
+    assert set(full.index) == set(points_df.index)
+    # every column round-trips exactly
+    back = full.loc[points_df.index]
+    for c in ("x", "y", "score"):
+        np.testing.assert_array_equal(back[c].to_numpy(), points_df[c].to_numpy())
+    assert back["gene"].astype(str).tolist() == points_df["gene"].astype(str).tolist()
+    assert back["gene"].dtype == points_df["gene"].dtype
+    # levels are coarse to fine: the per-level counts grow, the level column matches the stored layout
+    rows = standalone_index.level_rows()
+    assert sum(rows) == len(points_df)
+    assert rows[0] <= 32 and rows[-1] > rows[0]
+    assert (full["level"].value_counts().sort_index().tolist()) == [r for r in rows if r]
+
+
+def test_coarse_levels_preview_the_density():
+    df = make_points(30_000, clustered=True, seed=3)
+    idx = build_points_index(df, target=None or _tmp(), feature_key="gene", progress=False, points_per_chunk=16)
+    coarse = idx.query(max_level=min(3, idx.n_levels - 1))
+    assert 0 < len(coarse) < len(df) / 5
+    # the preview follows the clusters: its points are as close to a cluster centre as the data's points
+    h_all, xe, ye = np.histogram2d(df.x, df.y, bins=8, range=[[0, 1000], [0, 1000]])
+    h_c, _, _ = np.histogram2d(coarse.x, coarse.y, bins=[xe, ye])
+    assert np.corrcoef(h_all.ravel(), h_c.ravel())[0, 1] > 0.8
+
+
+_TMP: list = []
+
+
+def _tmp() -> str:
+    import tempfile
+
+    d = tempfile.mkdtemp(prefix="sdp-pi-test-")
+    _TMP.append(d)
+    return f"{d}/idx.zarr"
+
+
+def test_reproducible_and_partition_independent(points_df):
+    a = build_points_index(points_df, target=_tmp(), feature_key="gene", progress=False, seed=7)
+    b = build_points_index(
+        dd.from_pandas(points_df, npartitions=5), target=_tmp(), feature_key="gene", progress=False, seed=7
+    )
+    c = build_points_index(points_df, target=_tmp(), feature_key="gene", progress=False, seed=8)
+    qa, qb, qc = (i.query(include_level=True) for i in (a, b, c))
+    assert qa.index.tolist() == qb.index.tolist()
+    assert qa["level"].tolist() == qb["level"].tolist()
+    assert qa.index.tolist() != qc.index.tolist()
+
+
+def test_runs_are_in_random_order(standalone_index):
+    # inside a (level, cell, gene) run rows are ordered by a random rank, not by position or coordinate
+    full = standalone_index.query(include_level=True)
+    last = full[full["level"] == full["level"].max()]
+    assert not last["x"].is_monotonic_increasing
+    assert not pd.Series(last.index).is_monotonic_increasing
+
+
+def test_3d(tmp_path):
+    df = make_points(8_000, dim=3, seed=1)
+    idx = build_points_index(df, target=str(tmp_path / "i.zarr"), feature_key="gene", progress=False)
+    assert idx.axes == ["x", "y", "z"]
+    box = (100, 200, 300, 600, 700, 800)
+    got = idx.query(box)
+    from pi_helpers import brute
+
+    assert sorted(got.index) == sorted(brute(df, box))
+
+
+def test_small_buckets_and_chunks_give_the_same_index(points_df, tmp_path):
+    """The out-of-core path (many buckets, many zarr chunks) stores exactly the same rows in the same order."""
+    a = build_points_index(points_df, target=str(tmp_path / "a.zarr"), feature_key="gene", progress=False)
+    b = build_points_index(
+        dd.from_pandas(points_df, npartitions=7),
+        target=str(tmp_path / "b.zarr"),
+        feature_key="gene",
+        progress=False,
+        bucket_rows=1_000,
+        rows_per_chunk=1_024,
+    )
+    assert a.query().index.tolist() == b.query().index.tolist()
+    box = (100, 100, 400, 350)
+    assert b.query(box, genes=["gene_01"]).index.tolist() == a.query(box, genes=["gene_01"]).index.tolist()
+
+
+def test_dask_distributed_cluster(points_df, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster,
+        distributed.Client(cluster),
+    ):
+        idx = build_points_index(
+            dd.from_pandas(points_df, npartitions=4),
+            target=str(tmp_path / "d.zarr"),
+            feature_key="gene",
+            progress=False,
+            temp_dir=str(tmp_path),
+        )
+    ref = build_points_index(points_df, target=str(tmp_path / "r.zarr"), feature_key="gene", progress=False)
+    assert idx.query().index.tolist() == ref.query().index.tolist()
+
+
+def test_string_and_index_columns(tmp_path):
+    df = make_points(3_000)
+    df["cell_id"] = [f"cell_{i % 97}" if i % 11 else None for i in range(len(df))]
+    df["flag"] = df["score"] > 0
+    df.index = df.index + 10_000
+    idx = build_points_index(df, target=str(tmp_path / "s.zarr"), feature_key="gene", progress=False)
+    got = idx.query().loc[df.index]
+    assert got["cell_id"].tolist() == df["cell_id"].tolist()
+    assert got["flag"].tolist() == df["flag"].tolist()
+    assert got.index.dtype == df.index.dtype
+
+
+@pytest.mark.parametrize(
+    ("mutate", "match"),
+    [
+        (lambda d: d.assign(x=d["x"].where(d.index != 5, np.nan)), "missing or infinite"),
+        (lambda d: d.assign(gene=np.arange(len(d))), "categorical or text"),
+        (lambda d: d.drop(columns=["y"]), "no column"),
+    ],
+)
+def test_bad_points(tmp_path, mutate, match):
+    df = mutate(make_points(500))
+    with pytest.raises(InvalidArgumentError, match=match):
+        build_points_index(df, target=str(tmp_path / "bad.zarr"), feature_key="gene", axes=["x", "y"], progress=False)
+
+
+def test_bad_arguments(tmp_path, points_df):
+    with pytest.raises(InvalidArgumentError, match="target"):
+        build_points_index(points_df)
+    with pytest.raises(InvalidArgumentError, match="points_per_chunk"):
+        build_points_index(points_df, target=str(tmp_path / "x.zarr"), points_per_chunk=0)
+    with pytest.raises(InvalidArgumentError, match="feature_key"):
+        build_points_index(points_df, target=str(tmp_path / "y.zarr"), feature_key="nope")
+    with pytest.raises(SpatialDataPluginError):
+        build_points_index([1, 2, 3], target=str(tmp_path / "z.zarr"))
