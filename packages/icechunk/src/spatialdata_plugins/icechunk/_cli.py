@@ -7,25 +7,14 @@ from typing import Any
 
 import click
 
+from spatialdata_plugins.core._cli import parse_storage_options, storage_option
+
 
 def _options(pairs: tuple[str, ...]) -> dict[str, Any] | None:
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--storage-option")
-        out[key] = {"true": True, "false": False}.get(value.lower(), value)
-    return out or None
+    return parse_storage_options(pairs)
 
 
-_storage_option = click.option(
-    "--storage-option",
-    "-o",
-    "storage_options",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="S3 option, repeatable (endpoint_url=..., access_key_id=..., secret_access_key=..., region=...).",
-)
+_storage_option = storage_option
 
 
 def _run(func: Any, *args: Any, **kwargs: Any) -> Any:
@@ -46,7 +35,7 @@ def icechunk_group() -> None:
 @click.argument("repo")
 @click.option("--branch", "-b", default=None, help="Branch (default main).")
 @click.option("--tag", "-t", default=None, help="Start from a tag instead.")
-@click.option("--snapshot", "-s", default=None, help="Start from a snapshot id instead.")
+@click.option("--snapshot", default=None, help="Start from a snapshot id instead.")
 @click.option("--limit", "-n", type=int, default=None, help="Show at most N commits.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_storage_option

@@ -106,9 +106,8 @@ def storage_for(target: Any, storage_options: dict[str, Any] | None = None) -> i
 
 
 def describe(repo: icechunk.Repository) -> str:
-    """A one-line description of where a repository lives (``local filesystem /x/y``, ``s3 bucket/prefix``)."""
-    lines = [line.strip() for line in repr(repo.storage).splitlines()[1:] if line.strip()]
-    return ", ".join(lines) or "icechunk repository"
+    """A one-line description of where a repository lives (``local filesystem /x/y``, ``s3://bucket/prefix``)."""
+    return describe_storage(repo.storage)
 
 
 def repo_key(repo: icechunk.Repository) -> str:
@@ -182,8 +181,18 @@ def open_repository(
 
 def describe_storage(storage: icechunk.Storage) -> str:
     """One-line description of a storage object."""
-    lines = [line.strip() for line in repr(storage).splitlines()[1:] if line.strip()]
-    return ", ".join(lines) or "icechunk storage"
+    fields = {}
+    for line in repr(storage).splitlines()[1:]:
+        key, sep, value = line.partition(":")
+        if sep:
+            fields[key.strip()] = value.strip()
+    kind = fields.get("type", "")
+    if "bucket" in fields:
+        url = f"s3://{fields['bucket']}/{fields.get('prefix', '')}".rstrip("/")
+        return f"{url} ({fields['endpoint_url']})" if fields.get("endpoint_url") else url
+    if "path" in fields:
+        return f"{kind} {fields['path']}".strip()
+    return kind or "icechunk storage"
 
 
 def _initialise(repo: icechunk.Repository) -> None:
