@@ -36,8 +36,10 @@ def schema_validator():
         resources.append((schema["$id"], Resource.from_contents(schema)))
     registry = Registry().with_resources(resources)
 
-    def validate(instance: Any, schema_name: str) -> None:
+    def validate(instance: Any, schema_name: str, definition: str | None = None) -> None:
         schema = json.loads((SCHEMAS / schema_name).read_text())
+        if definition is not None:
+            schema = {"$ref": f"{schema['$id']}#/$defs/{definition}"}
         Draft202012Validator(schema, registry=registry).validate(instance)
 
     return validate

@@ -327,13 +327,10 @@ class TransformGraph:
             if "#" in text:
                 path, _, name = text.rpartition("#")
                 matches = [NodeKey(join_path("", path), name)]
-            elif not matches and "/" in text:
+            elif not matches:  # "image/name", or the path of an array ("image/s0", "s0")
                 path, _, name = text.rpartition("/")
-                matches = [
-                    k
-                    for k in (NodeKey(join_path("", path), name), NodeKey(join_path("", text), ""))
-                    if k in self.systems
-                ]
+                candidates = (NodeKey(join_path("", path), name), NodeKey(join_path("", text), ""))
+                matches = [k for k in candidates if k in self.systems]
             if len(matches) > 1:
                 raise CoordinateSystemNotFoundError(
                     f"coordinate system name {text!r} is ambiguous: {', '.join(map(str, sorted(matches)))}; "

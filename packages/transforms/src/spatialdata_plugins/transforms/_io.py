@@ -18,9 +18,9 @@ from spatialdata_plugins.transforms._model import (
     Affine,
     CoordinateSystem,
     CoordinateSystemRef,
+    Rotation,
     Scale,
     Transformation,
-    _ParameterTransformation,
 )
 from spatialdata_plugins.transforms._store import write_array
 
@@ -52,7 +52,8 @@ def _externalize(t: Transformation, group: zarr.Group, names: Iterable[str]) -> 
     t = copy.deepcopy(t)
 
     def visit(node: Transformation) -> None:
-        if isinstance(node, _ParameterTransformation) and node.path is None:
+        # 0.6rc0 allows 'path' for matrices only; scale and translation vectors stay inline
+        if isinstance(node, Affine | Rotation) and node.path is None:
             node.path = f"coordinateTransformations/{next(counter)}"
             write_array(group, node.path, node._values())
         for child in node.children():
@@ -86,9 +87,10 @@ def write_scene(
     coordinate_systems
         Coordinate systems defined by the scene itself.
     inline
-        Parameters inline in the JSON (default). With ``False``, parameters of ``scale``, ``translation``,
-        ``affine`` and ``rotation`` are written as zarr arrays in the group ``coordinateTransformations`` beside
-        the images (the spec's recommended place) and referred to by ``path``.
+        Parameters inline in the JSON (default). With ``False``, the matrices of ``affine`` and ``rotation`` are
+        written as zarr arrays in the group ``coordinateTransformations`` beside the images (the spec's recommended
+        place) and referred to by ``path``; ``scale`` and ``translation`` vectors stay inline, since 0.6rc0 only
+        allows them inline.
 
     Returns
     -------

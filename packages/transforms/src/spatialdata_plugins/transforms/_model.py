@@ -1340,7 +1340,11 @@ def parse_transformation(
         raise TransformationError(f"{where}: a transformation must be an object, got {value!r}")
     kind = value.get("type")
     name = value.get("name")
-    label = f"{kind} transformation" + (f" {name!r}" if name else "") + f" at {where}"
+    label = (
+        f"{kind} transformation"
+        + (f" {name!r}" if name else "")
+        + (f" at {where}" if where != "transformation" else "")
+    )
     if kind not in TYPES:
         raise UnknownTransformationTypeError(
             f"{where}: unknown transformation type {kind!r} (expected one of {sorted(TYPES)})"
