@@ -57,7 +57,7 @@ def test_points_as_dask_through_the_graph(stitching):
     pts = np.random.default_rng(1).uniform(0, 100, size=(500, 2))
     lazy = g.transform(da.from_array(pts, chunks=(100, 2)), "tile_3#physical", "world")
     assert isinstance(lazy, da.Array)
-    close(lazy.compute(), pts + [276, 348])
+    close(lazy.compute(), pts + np.array([276, 348]))
 
 
 def _affine_scene(root, make_image, space):
@@ -213,9 +213,9 @@ def test_field_interpolation_methods(tmp_path):
 
     pts = np.array([[1.0, 1.0], [0.6, 1.0], [0.4, 1.0]])
     nearest = parse_transformation({"type": "displacements", "path": "field", "interpolation": "nearest"}, group=root)
-    close(nearest.apply(pts), pts + [[4, 8], [4, 8], [0, 0]])
+    close(nearest.apply(pts), pts + np.array([[4, 8], [4, 8], [0, 0]]))
     linear = parse_transformation({"type": "displacements", "path": "field"}, group=root)
-    close(linear.apply(pts), pts + [[4, 8], [2.4, 4.8], [1.6, 3.2]])
+    close(linear.apply(pts), pts + np.array([[4, 8], [2.4, 4.8], [1.6, 3.2]]))
     cubic = parse_transformation(
         {"type": "displacements", "path": "field", "interpolation": "bspline-cubic"}, group=root
     )
@@ -263,7 +263,7 @@ def test_scene_registration_example_with_bijection(tmp_path, load_example, make_
     ]
     a = np.array(forward)
     p = np.array([[10.0, 20.0, 30.0]])
-    expected = (p + [1, 2, 3]) @ a[:, :3].T + a[:, 3]
+    expected = (p + np.array([1, 2, 3])) @ a[:, :3].T + a[:, 3]
     close(graph.transform(p, "JRC2018F#physical", "FCWB#physical"), expected)
     # the bijection's inverse is used for the way back
     close(graph.transform(expected, "FCWB#physical", "JRC2018F#physical"), p, atol=1e-6)
