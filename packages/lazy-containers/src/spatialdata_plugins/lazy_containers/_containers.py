@@ -577,8 +577,10 @@ class ZarrTableContainer(_TableContainer):
         if is_url(self.location):
             store = FsspecStore.from_url(self.location, storage_options=self.open_options(), read_only=True)
         else:
-            if not os.path.isdir(self.location):
+            if not os.path.exists(self.location):
                 raise FileNotFoundError(self.location)
+            if not os.path.isdir(self.location):
+                raise ContainerLoadError(self._problem("not a directory, so not an AnnData zarr store"))
             store = zarr.storage.LocalStore(self.location, read_only=True)
         group = zarr.open_group(store, mode="r")
         if "obs" not in group or "var" not in group:
