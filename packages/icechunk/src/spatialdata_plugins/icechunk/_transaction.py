@@ -176,6 +176,8 @@ class Transaction:
         else:
             self.repo = open_repository(repo, storage_options=storage_options)
             self.branch = branch or DEFAULT_BRANCH
+        if parallel not in ("auto", "fork", "direct"):
+            raise InvalidArgumentError(f"parallel must be 'auto', 'fork' or 'direct', got {parallel!r}")
         self.message = message
         self.metadata = dict(metadata or {})
         self.rebase = rebase
