@@ -66,25 +66,25 @@ def space(name: str, axes: str = "yx") -> dict[str, Any]:
     return {"name": name, "axes": [{"name": a, "type": "space", "unit": "micrometer"} for a in axes]}
 
 
-@pytest.fixture(name="example")
+@pytest.fixture(name="example", scope="session")
 def _example():
     """``example(name, index=0)``: the ``index``-th transformation of a vendored example (a dict)."""
     return example_transformation
 
 
-@pytest.fixture(name="load_example")
+@pytest.fixture(name="load_example", scope="session")
 def _load_example():
     """``load_example("scene/scene_stitching.json")``: a whole vendored example."""
     return load_example
 
 
-@pytest.fixture(name="make_image")
+@pytest.fixture(name="make_image", scope="session")
 def _make_image():
     """``make_image(root, path, system, transform, shape)``: a one-level RFC-5 multiscales group."""
     return make_image
 
 
-@pytest.fixture(name="space")
+@pytest.fixture(name="space", scope="session")
 def _space():
     """``space(name, "yx")``: a coordinate system of space axes."""
     return space
