@@ -138,7 +138,9 @@ class BoundaryIndex:
         BoundaryIndex
             The index.
         """
-        rings, ring_owner = shapely.get_rings(np.asarray(polygons, dtype=object), return_index=True)
+        parts, part_owner = shapely.get_parts(np.asarray(polygons, dtype=object), return_index=True)
+        rings, ring_part = shapely.get_rings(parts, return_index=True)
+        ring_owner = part_owner[ring_part]
         coords, coord_ring = shapely.get_coordinates(rings, return_index=True)
         same_ring = coord_ring[1:] == coord_ring[:-1]
         seg_a = coords[:-1][same_ring]
@@ -305,7 +307,7 @@ def region_areas(
 def mask_to_polygon(mask: np.ndarray) -> BaseGeometry:
     """Exact polygon of the non-zero pixels of a 2D mask; pixel ``(i, j)`` is ``[j, j+1] x [i, i+1]``.
 
-    Runs of foreground pixels in each row become rectangles, merged with :func:`shapely.coverage_union_all`;
+    Runs of foreground pixels in each row become rectangles, merged with :func:`shapely.union_all`;
     holes stay holes.
 
     Parameters
@@ -329,4 +331,4 @@ def mask_to_polygon(mask: np.ndarray) -> BaseGeometry:
     if len(rows_s) == 0:
         return shapely.Polygon()
     boxes = shapely.box(cols_s, rows_s, cols_e, rows_s + 1)
-    return shapely.coverage_union_all(boxes)
+    return shapely.union_all(boxes)

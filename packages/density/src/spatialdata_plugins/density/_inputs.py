@@ -50,12 +50,14 @@ def _element(sdata: Any, name: str, kinds: tuple[str, ...], role: str) -> Any:
 
 
 def _systems(element: Any) -> set[str] | None:
-    from spatialdata.models import get_axes_names  # noqa: F401  (spatialdata import keeps errors uniform)
     from spatialdata.transformations import get_transformation
 
+    attrs = getattr(element, "attrs", None)
+    if not isinstance(attrs, dict) or not isinstance(attrs.get("transform"), dict):
+        return None  # a plain object (array, DataFrame, geometries): taken to be in the working system already
     try:
         return set(get_transformation(element, get_all=True))
-    except (KeyError, ValueError, AttributeError, TypeError):
+    except (KeyError, ValueError, AttributeError, TypeError, AssertionError):
         return None
 
 
@@ -314,9 +316,9 @@ def resolve_inputs(
         if gene_list is not None:
             group_names = gene_list
         else:
-            dtype = frame[group_column].dtype
-            if isinstance(dtype, pd.CategoricalDtype) and dtype.known_categories:
-                group_names = [str(c) for c in dtype.categories]
+            column = frame[group_column]
+            if isinstance(column.dtype, pd.CategoricalDtype) and column.cat.known:
+                group_names = [str(c) for c in column.dtype.categories]
             else:
                 values = frame[group_column].dropna().unique().compute()
                 group_names = sorted(str(v) for v in values)

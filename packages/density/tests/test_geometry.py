@@ -1,0 +1,135 @@
+"""Geometry: exact distances against shapely, band areas, contour clean-up, masks to polygons."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from spatialdata_plugins.density import InvalidContourError
+from spatialdata_plugins.density._geometry import BoundaryIndex, mask_to_polygon, normalise_contours, region_areas
+
+
+def _reference(polygons, x, y, rmax):
+    out = {}
+    pts = shapely.points(x, y)
+    for k, polygon in enumerate(polygons):
+        d = shapely.distance(pts, polygon.boundary)
+        sd = np.where(shapely.contains_xy(polygon, x, y), -d, d)
+        for i in np.nonzero(np.abs(sd) <= rmax)[0]:
+            out[(int(i), k)] = sd[i]
+    return out
+
+
+def _ours(polygons, x, y, rmax):
+    point, contour, sd = BoundaryIndex.build(polygons, rmax).signed_distances(x, y)
+    return {(int(i), int(k)): d for i, k, d in zip(point, contour, sd, strict=True)}
+
+
+def test_signed_distances_match_shapely(rng):
+    t = np.linspace(0, 6.2, 30)
+    radius = 40 + 25 * (np.arange(30) % 2)
+    star = shapely.Polygon(np.c_[np.cos(t) * radius, np.sin(t) * radius])
+    holed = shapely.box(100, -50, 220, 70).difference(shapely.box(140, -10, 180, 30))
+    multi = shapely.MultiPolygon([shapely.box(-200, -200, -150, -150), shapely.box(-140, -200, -90, -150)])
+    polygons = [star, holed, multi]
+    x, y = rng.uniform(-260, 280, 20_000), rng.uniform(-260, 140, 20_000)
+    ref, ours = _reference(polygons, x, y, 35.0), _ours(polygons, x, y, 35.0)
+    assert set(ours) == set(ref)
+    assert max(abs(ours[key] - ref[key]) for key in ref) < 1e-9
+
+
+coords = st.floats(-50, 50, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    vertices=st.lists(st.tuples(coords, coords), min_size=3, max_size=12),
+    points=st.lists(st.tuples(st.floats(-80, 80), st.floats(-80, 80)), min_size=1, max_size=30),
+    rmax=st.floats(0.5, 60),
+)
+def test_signed_distances_property(vertices, points, rmax):
+    polygon = shapely.convex_hull(shapely.MultiPoint(vertices))
+    if polygon.geom_type != "Polygon" or polygon.area < 1e-3:
+        return
+    pts = np.asarray(points, dtype=float)
+    ref = _reference([polygon], pts[:, 0], pts[:, 1], rmax)
+    ours = _ours([polygon], pts[:, 0], pts[:, 1], rmax)
+    # points within rounding of the search radius may fall on either side of it
+    borderline = {k for k, v in ref.items() if abs(abs(v) - rmax) < 1e-9}
+    assert set(ours) - borderline == set(ref) - borderline
+    for key in set(ref) & set(ours):
+        assert ours[key] == pytest.approx(ref[key], abs=1e-9)
+
+
+def test_band_areas_of_a_disc_are_annuli():
+    r = 50.0
+    disc = shapely.Point(0, 0).buffer(r, quad_segs=256)
+    levels = np.array([-30.0, -10.0, 0.0, 10.0, 40.0])
+    areas = region_areas([disc], levels, quad_segs=256)[0]
+    exact = np.pi * (r + levels) ** 2
+    np.testing.assert_allclose(areas, exact, rtol=2e-4)
+
+
+def test_band_areas_clip_to_the_domain():
+    square = shapely.box(-10, -10, 10, 10)
+    half = shapely.box(0, -1000, 1000, 1000)
+    levels = np.array([-5.0, 0.0, 5.0])
+    full = region_areas([square], levels)[0]
+    clipped = region_areas([square], levels, half)[0]
+    np.testing.assert_allclose(clipped, full / 2, rtol=1e-12)
+    # a square's inward buffer is a square: exact
+    assert full[0] == pytest.approx(100.0)
+
+
+def test_mask_to_polygon_is_exact_with_holes():
+    mask = np.zeros((20, 30), dtype=np.uint8)
+    mask[2:18, 3:25] = 1
+    mask[6:10, 8:12] = 0  # a hole
+    mask[15:17, 27:29] = 3  # a separate island
+    geom = mask_to_polygon(mask)
+    assert geom.is_valid
+    assert geom.area == pytest.approx(np.count_nonzero(mask))
+    assert not geom.contains(shapely.Point(9.5, 7.5))
+    assert geom.contains(shapely.Point(4.5, 2.5))
+    assert mask_to_polygon(np.zeros((3, 3))).is_empty
+
+
+def test_closed_lines_and_circles_become_polygons():
+    ring = shapely.LineString([(0, 0), (10, 0), (10, 10), (0, 10), (0, 0)])
+    out = normalise_contours([ring, shapely.Point(5, 5)], ["line", "circle"], radii=[np.nan, 2.0])
+    assert out[0].area == pytest.approx(100.0)
+    assert out[1].area == pytest.approx(np.pi * 4, rel=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("geom", "message"),
+    [
+        (shapely.LineString([(0, 0), (1, 0), (1, 1)]), "open line"),
+        (shapely.Polygon(), "empty"),
+        (None, "empty"),
+        (shapely.Point(1, 1), "radius"),
+        (shapely.MultiPoint([(0, 0), (1, 1)]), "MultiPoint"),
+    ],
+)
+def test_unusable_contours_are_named(geom, message):
+    with pytest.raises(InvalidContourError, match=message) as info:
+        normalise_contours([shapely.box(0, 0, 1, 1), geom], ["ok", "bad_one"])
+    assert "bad_one" in str(info.value)
+
+
+def test_invalid_polygons_are_repaired_with_a_warning_or_refused():
+    bowtie = shapely.Polygon([(0, 0), (10, 10), (10, 0), (0, 10), (0, 0)])
+    with pytest.warns(UserWarning, match="make_valid"):
+        (fixed,) = normalise_contours([bowtie], ["bowtie"])
+    assert fixed.is_valid
+    assert fixed.area == pytest.approx(50.0)
+    with pytest.raises(InvalidContourError, match="bowtie.*Self-intersection"):
+        normalise_contours([bowtie], ["bowtie"], repair=False)
+
+
+def test_no_contours():
+    with pytest.raises(InvalidContourError, match="empty"):
+        normalise_contours([], [])
