@@ -363,7 +363,7 @@ def default_scale_factors(shape: dict[str, int], min_size: int = 64) -> list[int
     Returns
     -------
     list of int
-        Scale factors relative to the previous level (at least one factor of 2 when the image allows it).
+        Scale factors relative to the previous level (possibly none for a small image).
     """
     side = min(shape[a] for a in ("y", "x"))
     factors: list[int] = []
@@ -571,5 +571,5 @@ def fuse_sdata_images(
         fused = fused.copy(data=compute_with_progress(fused.data, f"fusing {len(tiles)} tiles", progress))
     if scale_factors == []:
         shape = {a: int(fused.sizes[a]) for a in axes}
-        scale_factors = default_scale_factors(shape) or None
+        scale_factors = default_scale_factors(shape) or [2]
     return fused_sim_to_element(fused, tiles[0], coordinate_system, scale_factors)
