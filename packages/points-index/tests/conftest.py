@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from pi_helpers import make_points  # noqa: E402
+from pi_helpers import make_points
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 
 
-def make_points(n: int = 20_000, seed: int = 0, n_genes: int = 30, clustered: bool = False, dim: int = 2) -> pd.DataFrame:
+def make_points(
+    n: int = 20_000, seed: int = 0, n_genes: int = 30, clustered: bool = False, dim: int = 2
+) -> pd.DataFrame:
     """Seeded synthetic transcripts in a 1000-wide extent with a categorical gene column."""
     rng = np.random.default_rng(seed)
     if clustered:
@@ -31,3 +33,33 @@ def brute(df: pd.DataFrame, bbox=None, genes=None) -> pd.Index:
     if genes is not None:
         m &= df["gene"].isin(genes).to_numpy()
     return df.index[m]
+
+
+class CountingFS:
+    """Forward to an fsspec filesystem and count the bytes its ``cat_file``/``cat`` calls return."""
+
+    def __init__(self, fs) -> None:
+        self._fs = fs
+        self.bytes_read = 0
+
+    def cat_file(self, path, start=None, end=None, **kwargs):
+        data = self._fs.cat_file(path, start=start, end=end, **kwargs)
+        self.bytes_read += len(data)
+        return data
+
+    def open(self, *args, **kwargs):
+        raise AssertionError("the index must not open whole files")
+
+    def __getattr__(self, name):
+        return getattr(self._fs, name)
+
+
+def sdata_with_points(df: pd.DataFrame):
+    """A core SpatialData holding ``df`` as points element ``transcripts`` (feature key ``gene``)."""
+    import dask.dataframe as dd
+    from spatialdata.models import PointsModel
+
+    from spatialdata_plugins.core import SpatialData
+
+    points = PointsModel.parse(dd.from_pandas(df, npartitions=2), feature_key="gene")
+    return SpatialData(points={"transcripts": points})

@@ -57,17 +57,33 @@ def _blob_footer(store: Any, array: zarr.Array) -> tuple[int, bytes]:
     return size, read(size - 8 - flen, size)
 
 
-def points_fingerprint(location: Any, element_group: zarr.Group, name: str) -> dict[str, Any]:
-    """Fingerprint of the stored points of element ``name``: hash of (file name, size, parquet footer).
+def points_fingerprint(location: Any, element_group: zarr.Group, name: str, full: bool = False) -> dict[str, Any]:
+    """Fingerprint of the stored points of element ``name``.
 
-    Parquet footers hold the row counts, the byte offsets and the statistics of every column chunk, so any
-    rewrite of the points changes the fingerprint. Reading it costs a directory listing and the footers.
+    ``hash`` covers (file name, size, parquet footer) of every file: footers hold the row counts, the byte
+    offsets, sizes and statistics of every column chunk, so almost any rewrite changes it, and checking it costs
+    a listing and the footers. A rewrite that changes values without changing any size or statistic escapes
+    it; ``full=True`` adds ``content``, a SHA-256 of every byte of the points (costs a full read).
+
+    Parameters
+    ----------
+    location
+        The location of the store.
+    element_group
+        The points element group.
+    name
+        The element name.
+    full
+        Also hash the whole content.
 
     Returns
     -------
     dict
-        ``{"hash", "n_files", "n_bytes"}``.
+        ``{"hash", "n_files", "n_bytes"}`` and ``"content"`` when ``full``.
     """
+    import hashlib
+
+    content = hashlib.sha256() if full else None
     from spatialdata_plugins.core._blob import BLOB_ARRAY, is_blob_encoded
 
     parts: list[tuple[str, int, bytes]] = []
@@ -78,6 +94,10 @@ def points_fingerprint(location: Any, element_group: zarr.Group, name: str) -> d
             raise PointsIndexError(f"the parquet-in-zarr array of points {name!r} is missing") from exc
         size, footer = _blob_footer(element_group.store, array)
         parts.append((BLOB_ARRAY, size, footer))
+        if content is not None:
+            step = int(array.chunks[0])
+            for start in range(0, size, step):
+                content.update(np.asarray(array[start : min(start + step, size)]).tobytes())
     elif location.file_like:
         fs = location.fs
         path = location.file_path("points", name, "points.parquet")
@@ -95,9 +115,16 @@ def points_fingerprint(location: Any, element_group: zarr.Group, name: str) -> d
                 flen = int.from_bytes(tail[:4], "little")
                 footer = fs.cat_file(fpath, start=max(size - 8 - flen, 0), end=size) if tail[4:] == b"PAR1" else tail
             parts.append((rel, size, footer))
+            if content is not None:
+                content.update(rel.encode())
+                for start in range(0, size, 1 << 24):
+                    content.update(fs.cat_file(fpath, start=start, end=min(start + (1 << 24), size)))
     else:
         raise PointsIndexError(f"cannot find the stored points of element {name!r} in {location}")
-    return {"hash": content_fingerprint(parts), "n_files": len(parts), "n_bytes": int(sum(p[1] for p in parts))}
+    out = {"hash": content_fingerprint(parts), "n_files": len(parts), "n_bytes": int(sum(p[1] for p in parts))}
+    if content is not None:
+        out["content"] = content.hexdigest()
+    return out
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -177,7 +204,7 @@ def build_into_location(
     element = read_element(location, name)
     group = _element_group(location, name, mode="r+")
     feature_key = options.get("feature_key", _feature_key(element))
-    fingerprint = points_fingerprint(location, group, name)
+    fingerprint = points_fingerprint(location, group, name, full=True)
     params = {k: options[k] for k in BUILD_OPTIONS if k in options and k != "feature_key"}
     meta = build_index(
         element,
@@ -358,7 +385,7 @@ def open_points_index(
     name: str | None = None,
     *,
     storage_options: dict[str, Any] | None = None,
-    verify: bool = True,
+    verify: bool | str = True,
     coalesce_bytes: int = 0,
 ) -> PointsIndex:
     """Open a points index once, to run many queries on it (its metadata is cached).
@@ -373,7 +400,8 @@ def open_points_index(
     storage_options
         fsspec options for URLs.
     verify
-        Check that the points did not change since the index was built (reads the parquet footers).
+        Check that the points did not change since the index was built: ``True`` compares the listing and the
+        parquet footers (cheap), ``"full"`` also a hash of every byte of the points, ``False`` skips the check.
     coalesce_bytes
         Byte ranges closer than this are fetched as one request (useful on high-latency object stores).
 
@@ -416,7 +444,8 @@ def open_points_index(
     group = _element_group(location, name)
     index = PointsIndex.from_group(group, coalesce_bytes)
     if verify:
-        check_fingerprint(index, lambda: points_fingerprint(location, group, name))
+        full = verify == "full"
+        check_fingerprint(index, lambda: points_fingerprint(location, group, name, full=full))
     return index
 
 
@@ -433,7 +462,7 @@ def query_points(
     include_level: bool = False,
     output: str = "pandas",
     storage_options: dict[str, Any] | None = None,
-    verify: bool = True,
+    verify: bool | str = True,
 ) -> pd.DataFrame | dd.DataFrame:
     """Query indexed points by box, genes and resolution, reading little more than the answer.
 
@@ -467,7 +496,7 @@ def query_points(
     storage_options
         fsspec options for URLs.
     verify
-        Check that the points did not change since the index was built.
+        Check that the points did not change since the index was built (see :func:`open_points_index`).
 
     Returns
     -------

@@ -46,7 +46,8 @@ FORMAT_VERSION = 1
 ATTRS_KEY = "points_index"
 INDEX_GROUP = "points_index"
 DENSE_CELLS = 1 << 22
-DIR_CHUNK = 1 << 14
+DIR_CHUNK = 1 << 10
+GENE_CHUNK = 1 << 12
 BATCH = 8
 
 
@@ -261,7 +262,7 @@ def build_index(
     points_per_chunk: int = 64,
     seed: int = 0,
     rows_per_chunk: int = 1 << 20,
-    gene_directory_rows: int = 1 << 18,
+    gene_directory_rows: int = 1 << 20,
     bucket_rows: int = 4_000_000,
     fingerprint: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
@@ -452,6 +453,7 @@ def build_index(
             gene_levels,
             rows_per_chunk,
             progress,
+            gene_spec["_categories"] if gene_spec is not None else None,
         )
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -529,6 +531,7 @@ def _write_version(
     gene_levels: int,
     rows_per_chunk: int,
     progress: bool | None,
+    gene_spec_categories: list[Any] | None = None,
 ) -> dict[str, Any]:
     chunk = max(min(rows_per_chunk, n), 1)
     cols = vgroup.create_group("columns")
@@ -619,11 +622,17 @@ def _write_version(
         lg = dgroup.create_group(str(lv))
         n_entries = len(d["codes"])
         ch = max(min(DIR_CHUNK, n_entries), 1)
-        for key, values, dt in (
-            ("codes", d["codes"], "uint64"),
-            ("starts", d["starts"], "int64"),
-            ("counts", d["counts"], "uint32" if d["counts"].max(initial=0) < 2**32 else "int64"),
-        ):
+        codes = d["codes"]
+        # codes are stored as deltas from the first code of their directory chunk (the fence), so they compress
+        # to a byte or two; row starts are not stored: fence row + running sum of the counts
+        fence_idx = np.arange(0, n_entries, ch)
+        fence_codes = codes[fence_idx] if n_entries else np.zeros(0, np.uint64)
+        deltas = codes.copy()
+        if n_entries:
+            deltas[1:] = codes[1:] - codes[:-1]
+            deltas[fence_idx] = 0
+        count_dt = "uint32" if d["counts"].max(initial=0) < 2**32 else "int64"
+        for key, values, dt in (("dcodes", deltas, "uint64"), ("counts", d["counts"], count_dt)):
             arr = lg.create_array(key, shape=(n_entries,), chunks=(ch,), dtype=dt, compressors=_compressor())
             if n_entries:
                 arr[:] = values.astype(dt)
@@ -632,19 +641,25 @@ def _write_version(
             "rows": [int(d["row_start"]), int(d["row_start"] + d["counts"].sum())],
             "entries": n_entries,
             "max_count": int(d["counts"].max(initial=0)),
-            "fences": [int(c) for c in d["codes"][::ch]],
+            "fences": [int(c) for c in fence_codes],
+            "fence_rows": [int(r) for r in d["starts"][fence_idx]] if n_entries else [],
             "dir_chunk": ch,
             "gene_directory": lv < gene_levels,
         }
         if lv < gene_levels:
             rows_ = np.concatenate(gdir[lv], axis=1) if gdir[lv] else np.zeros((4, 0), np.int64)
+            # gene-major: the (cell, gene) runs of one gene are contiguous, in Morton order of their cells
+            rows_ = rows_[:, np.lexsort((rows_[0], rows_[1]))] if rows_.shape[1] else rows_
             gg = lg.create_group("genes")
-            for i, (key, dt) in enumerate(
-                (("entry", "uint32"), ("gene", "int32"), ("start", "int64"), ("count", "uint32"))
-            ):
-                arr = gg.create_array(
-                    key, shape=(rows_.shape[1],), chunks=(max(rows_.shape[1], 1),), dtype=dt, compressors=_compressor()
-                )
+            n_genes = len(gene_spec_categories) if gene_spec_categories is not None else 1
+            offsets = np.searchsorted(rows_[1], np.arange(n_genes + 1)).astype(np.int64)
+            off = gg.create_array(
+                "offsets", shape=(n_genes + 1,), chunks=(n_genes + 1,), dtype="int64", compressors=_compressor()
+            )
+            off[:] = offsets
+            gch = max(min(GENE_CHUNK, rows_.shape[1]), 1)
+            for i, (key, dt) in ((0, ("entry", "uint32")), (2, ("start", "int64")), (3, ("count", "uint32"))):
+                arr = gg.create_array(key, shape=(rows_.shape[1],), chunks=(gch,), dtype=dt, compressors=_compressor())
                 if rows_.shape[1]:
                     arr[:] = rows_[i].astype(dt)
         levels_meta.append(lmeta)

@@ -85,7 +85,7 @@ class PointsIndex:
         self.meta = meta
         self.coalesce_bytes = int(coalesce_bytes)
         self._dir_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        self._gene_cache: dict[int, np.ndarray] = {}
+        self._gene_cache: dict[tuple[int, int], np.ndarray] = {}
         self._cat_cache: dict[str, np.ndarray] = {}
         self._group: zarr.Group | None = None
         try:
@@ -185,26 +185,59 @@ class PointsIndex:
             try:
                 g = self.group["directory"][str(level)]
                 sl = slice(j * ch, min((j + 1) * ch, int(lmeta["entries"])))
-                codes = np.asarray(g["codes"][sl], dtype=np.uint64)
-                starts = np.asarray(g["starts"][sl], dtype=np.int64)
+                deltas = np.asarray(g["dcodes"][sl], dtype=np.uint64)
                 counts = np.asarray(g["counts"][sl], dtype=np.int64)
-            except KeyError as exc:
+                fence = np.uint64(lmeta["fences"][j])
+                fence_row = int(lmeta["fence_rows"][j])
+            except (KeyError, IndexError) as exc:
                 raise CorruptIndexError(f"the directory of level {level} is missing from the index") from exc
-            if len(codes) != sl.stop - sl.start or len(starts) != len(codes) or len(counts) != len(codes):
+            if len(deltas) != sl.stop - sl.start or len(counts) != len(deltas):
                 raise CorruptIndexError(f"the directory of level {level} is truncated")
+            codes = fence + np.cumsum(deltas, dtype=np.uint64)
+            starts = fence_row + np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
             self._dir_cache[key] = (codes, starts, counts)
         return self._dir_cache[key]
 
-    def _gene_dir(self, level: int) -> np.ndarray:
-        if level not in self._gene_cache:
+    def _gene_offsets(self, level: int) -> np.ndarray:
+        if (level, -1) not in self._gene_cache:
             try:
-                g = self.group["directory"][str(level)]["genes"]
-                self._gene_cache[level] = np.stack(
-                    [np.asarray(g[k][:], dtype=np.int64) for k in ("entry", "gene", "start", "count")]
+                self._gene_cache[(level, -1)] = np.asarray(
+                    self.group["directory"][str(level)]["genes"]["offsets"][:], dtype=np.int64
                 )
             except KeyError as exc:
                 raise CorruptIndexError(f"the gene directory of level {level} is missing from the index") from exc
-        return self._gene_cache[level]
+        return self._gene_cache[(level, -1)]
+
+    def _gene_runs(self, level: int, codes: np.ndarray, entries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Row runs of the requested genes in the candidate cells, from the gene-major directory of a level."""
+        offsets = self._gene_offsets(level)
+        if len(offsets) < int(codes.max()) + 2:
+            raise CorruptIndexError(f"the gene directory of level {level} has fewer genes than the index")
+        g = self.group["directory"][str(level)]["genes"]
+        starts, ends = [], []
+        for code in codes.tolist():
+            sl = slice(int(offsets[code]), int(offsets[code + 1]))
+            if sl.start == sl.stop:
+                continue
+            entry = np.asarray(g["entry"][sl], dtype=np.int64)
+            m = np.isin(entry, entries)
+            if m.any():
+                st = np.asarray(g["start"][sl], dtype=np.int64)[m]
+                starts.append(st)
+                ends.append(st + np.asarray(g["count"][sl], dtype=np.int64)[m])
+        if not starts:
+            z = np.zeros(0, np.int64)
+            return z, z
+        st, en = np.concatenate(starts), np.concatenate(ends)
+        order = np.argsort(st)
+        return st[order], en[order]
+
+    def _gene_runs_cost(self, level: int, codes: np.ndarray, candidate_rows: int) -> bool:
+        """Whether the gene directory is cheaper than reading the gene column of the candidate rows."""
+        offsets = self._gene_offsets(level)
+        runs = int(sum(int(offsets[c + 1] - offsets[c]) for c in codes.tolist() if c + 1 < len(offsets)))
+        itemsize = np.dtype(self._by_name[self.feature_key]["dtype"]).itemsize if self.feature_key else 1
+        return runs * 4 < candidate_rows * itemsize
 
     # ------------------------------------------------------------------ raw reads
 
@@ -421,13 +454,13 @@ class PointsIndex:
         for lv, entries, st, en in plan:
             if len(st) == 0:
                 continue
-            use_gdir = codes is not None and self.levels[lv].get("gene_directory")
+            use_gdir = (
+                codes is not None
+                and self.levels[lv].get("gene_directory")
+                and self._gene_runs_cost(lv, codes, int((en - st).sum()))
+            )
             if use_gdir:
-                gd = self._gene_dir(lv)
-                m = np.isin(gd[1], codes) & np.isin(gd[0], entries)
-                st, en = gd[2][m], gd[2][m] + gd[3][m]
-                order = np.argsort(st)
-                st, en = st[order], en[order]
+                st, en = self._gene_runs(lv, codes, entries)
             elif codes is not None or lv in partial:
                 gvals = self.read_rows(gene_spec, st, en) if gene_spec is not None else None
                 pos = runs_to_positions(st, en)
@@ -485,9 +518,8 @@ class PointsIndex:
             est = float((en - st).sum())
             if codes is not None:
                 if self.levels[lv].get("gene_directory"):
-                    gd = self._gene_dir(lv)
-                    m = np.isin(gd[1], codes) & np.isin(gd[0], entries)
-                    est = float(gd[3][m].sum())
+                    gst, gen = self._gene_runs(lv, codes, entries)
+                    est = float((gen - gst).sum())
                 else:
                     est *= len(codes) / n_genes
             est *= self._box_fraction(lv, entries, blo, bhi)
@@ -567,7 +599,10 @@ def check_fingerprint(index: PointsIndex, current: Callable[[], dict[str, Any]] 
     now = current()
     if not stored:
         raise StaleIndexError("the index has no fingerprint of its points; rebuild it with build_points_index")
-    if stored.get("hash") != now.get("hash") or int(stored.get("n_rows", -1)) != index.n_rows:
+    changed = stored.get("hash") != now.get("hash") or int(stored.get("n_rows") or -1) != index.n_rows
+    if "content" in now and stored.get("content") != now["content"]:
+        changed = True
+    if changed:
         raise StaleIndexError(
             f"the points changed after the index was built (indexed: {stored.get('n_files')} file(s), "
             f"{stored.get('n_bytes')} bytes; now: {now.get('n_files')} file(s), {now.get('n_bytes')} bytes); "
