@@ -79,6 +79,10 @@ class SpatialData(spatialdata.SpatialData):
     def _element_names(self) -> set[str]:
         return {name for _, name, _ in self._gen_elements(include_tables=True)}
 
+    def _has_element(self, name: str) -> bool:
+        # constant time, unlike building the set of every element name (attach is called in loops)
+        return any(name in group for group in (self.images, self.labels, self.points, self.shapes, self.tables))
+
     def attach(self, obj: Any, name: str | None = None) -> str:
         """Attach an object that a plugin resolves into an element when it is first accessed; no IO happens here.
 
@@ -104,7 +108,7 @@ class SpatialData(spatialdata.SpatialData):
             raise InvalidArgumentError(
                 f"cannot attach {type(obj).__name__}: give a name (the object has no 'key' or 'name')"
             )
-        if name in self._attached or name in self._element_names():
+        if name in self._attached or self._has_element(name):
             raise ElementExistsError(f"an element named {name!r} already exists; detach or delete it first")
         self._attached[name] = obj
         return name
@@ -125,7 +129,7 @@ class SpatialData(spatialdata.SpatialData):
         if name not in self._attached:
             raise ElementNotFoundError(f"nothing is attached under {name!r}; attached: {sorted(self._attached)}")
         obj = self._attached.pop(name)
-        if name in self._element_names():
+        if self._has_element(name):
             super().__delitem__(name)
         return obj
 
@@ -140,7 +144,7 @@ class SpatialData(spatialdata.SpatialData):
 
     def is_resolved(self, name: str) -> bool:
         """Whether an attached object has already been turned into an element."""
-        return name in self._attached and name in self._element_names()
+        return name in self._attached and self._has_element(name)
 
     def is_lazy(self, name: str) -> bool:
         """Whether ``name`` is an attached object whose data has not been loaded yet.
@@ -160,11 +164,11 @@ class SpatialData(spatialdata.SpatialData):
         ElementNotFoundError
             If there is neither an element nor an attached object of that name.
         """
-        elements = self._element_names()
-        if name not in self._attached and name not in elements:
-            available = sorted(elements | set(self._attached))
+        has_element = self._has_element(name)
+        if name not in self._attached and not has_element:
+            available = sorted(self._element_names() | set(self._attached))
             raise ElementNotFoundError(f"no element named {name!r}; available: {available}")
-        return name in self._attached and name not in elements
+        return name in self._attached and not has_element
 
     def materialize(
         self,
@@ -220,7 +224,7 @@ class SpatialData(spatialdata.SpatialData):
     def __getitem__(self, item: str) -> Any:
         """Return the element ``item``, resolving an attached object through ``sdp_access_element`` on first access."""
         hook = get_registry().hook
-        if item in self._attached and item not in self._element_names():
+        if item in self._attached and not self._has_element(item):
             obj = self._attached[item]
             element = hook.sdp_access_element(sdata=self, name=item, obj=obj)
             if element is None:
