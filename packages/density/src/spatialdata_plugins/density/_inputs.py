@@ -52,8 +52,12 @@ def _element(sdata: Any, name: str, kinds: tuple[str, ...], role: str) -> Any:
 def _systems(element: Any) -> set[str] | None:
     from spatialdata.transformations import get_transformation
 
-    attrs = getattr(element, "attrs", None)
-    if not isinstance(attrs, dict) or not isinstance(attrs.get("transform"), dict):
+    attrs = getattr(element, "attrs", None)  # a dict, or spatialdata's accessor on dask DataFrames
+    try:
+        transforms = attrs.get("transform") if attrs is not None else None
+    except (AttributeError, TypeError):
+        transforms = None
+    if not isinstance(transforms, dict):
         return None  # a plain object (array, DataFrame, geometries): taken to be in the working system already
     try:
         return set(get_transformation(element, get_all=True))
