@@ -25,8 +25,9 @@ def run_demo(sdata: Any, workdir: str, echo: Callable[[str], None]) -> None:
     )
     image = next(iter(sdata.images))
     cs = next(k for k in graph.coordinate_systems if k.name and not k.path)
-    point = graph.transform(np.array([[0.0, 0.0]]), f"{image}#intrinsic", cs)
-    echo(f"transforms: {image}#intrinsic (0, 0) -> {cs} {point[0].round(3).tolist()}")
+    ndim = graph.systems[graph.resolve(f"{image}#intrinsic")].ndim
+    point = graph.transform(np.zeros((1, ndim)), f"{image}/0", cs)
+    echo(f"transforms: centre of pixel 0 of {image!r} (RFC-5 array coordinates) -> {cs}: {point[0].round(3).tolist()}")
     chain = Sequence([Scale([2.0, 2.0]), Translation([1.0, -1.0]), Rotation(np.array([[0.0, -1.0], [1.0, 0.0]]))])
     flat = simplify(chain)
     assert isinstance(flat, Affine)

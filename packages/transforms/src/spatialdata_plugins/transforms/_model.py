@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -246,11 +247,45 @@ def _homogeneous(linear: np.ndarray, offset: np.ndarray) -> np.ndarray:
     return out
 
 
+#: Rows per block of :func:`apply_affine`: small enough for the block to stay in cache and for BLAS to stay
+#: single-threaded (its threading makes tall, thin products slower), large enough to amortise the call overhead.
+AFFINE_BLOCK_ROWS = 8192
+#: Points above which :func:`apply_affine` spreads its blocks over threads (numpy releases the GIL in them).
+AFFINE_PARALLEL_ROWS = 1 << 20
+
+
 def apply_affine(matrix: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Apply a homogeneous ``(M+1, N+1)`` matrix to ``(P, N)`` points with one matrix product."""
+    """Apply a homogeneous ``(M+1, N+1)`` matrix to ``(P, N)`` points: one matrix product and one addition.
+
+    Large inputs are processed in cache-sized blocks of rows, on a few threads, writing into one output array.
+    """
     n = matrix.shape[1] - 1
-    out = x @ matrix[:-1, :n].T
-    out += matrix[:-1, n]
+    linear_t = np.ascontiguousarray(matrix[:-1, :n].T)
+    offset = np.ascontiguousarray(matrix[:-1, n])
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    out = np.empty((x.shape[0], linear_t.shape[1]))
+    if x.shape[0] <= AFFINE_BLOCK_ROWS:
+        np.matmul(x, linear_t, out=out)
+        out += offset
+        return out
+
+    def run(start: int, stop: int) -> None:
+        for s in range(start, stop, AFFINE_BLOCK_ROWS):
+            e = min(s + AFFINE_BLOCK_ROWS, stop)
+            block = out[s:e]
+            np.matmul(x[s:e], linear_t, out=block)
+            block += offset
+
+    workers = min(os.cpu_count() or 1, 4)
+    if x.shape[0] < AFFINE_PARALLEL_ROWS or workers == 1:
+        run(0, x.shape[0])
+        return out
+    from concurrent.futures import ThreadPoolExecutor
+
+    step = -(-x.shape[0] // workers)
+    step += -step % AFFINE_BLOCK_ROWS
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(lambda s: run(s, min(s + step, x.shape[0])), range(0, x.shape[0], step)))
     return out
 
 
