@@ -272,8 +272,8 @@ def spacing_origin_affine(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     return spacing, origin, affine
 
 
-def tile_to_msim(tile: Tile, transform_key: str) -> xr.DataTree:
-    """Build a multiview-stitcher multiscale image from a tile, keeping its data lazy (dask).
+def tile_to_sims(tile: Tile, transform_key: str) -> list[xr.DataArray]:
+    """Build one multiview-stitcher image per resolution level of a tile, keeping the data lazy (dask).
 
     Parameters
     ----------
@@ -284,21 +284,19 @@ def tile_to_msim(tile: Tile, transform_key: str) -> xr.DataTree:
 
     Returns
     -------
-    xarray.DataTree
-        One level per resolution level of the tile.
+    list of xarray.DataArray
+        Finest level first.
     """
-    from multiview_stitcher import msi_utils
     from multiview_stitcher import spatial_image_utils as si_utils
 
     sims = []
     for data, matrix in tile.levels:
         spacing, origin, affine = spacing_origin_affine(matrix)
         array = data.data if isinstance(data.data, da.Array) else da.from_array(data.data, chunks="auto")
-        dims = list(data.dims)
         sims.append(
             si_utils.get_sim_from_array(
                 array,
-                dims=dims,
+                dims=list(data.dims),
                 scale=dict(zip(tile.spatial_dims, spacing.tolist(), strict=True)),
                 translation=dict(zip(tile.spatial_dims, origin.tolist(), strict=True)),
                 affine=affine,
@@ -306,9 +304,50 @@ def tile_to_msim(tile: Tile, transform_key: str) -> xr.DataTree:
                 c_coords=tile.channels,
             )
         )
+    return sims
+
+
+def sims_to_msim(sims: list[xr.DataArray]) -> xr.DataTree:
+    """Assemble a tile's levels into a multiview-stitcher multiscale image (what registration takes).
+
+    Parameters
+    ----------
+    sims
+        The tile's levels, finest first (see :func:`tile_to_sims`).
+
+    Returns
+    -------
+    xarray.DataTree
+        The multiscale image.
+    """
+    from multiview_stitcher import msi_utils
+
     if len(sims) == 1:
         return msi_utils.get_msim_from_sim(sims[0], scale_factors=[])
     return msi_utils.get_msim_from_sims(sims)
+
+
+def level_for_spacing(tile: Tile, spacing: dict[str, float]) -> int:
+    """Index of the coarsest level of a tile whose pixels are still at least as fine as ``spacing`` on every axis.
+
+    Parameters
+    ----------
+    tile
+        The tile.
+    spacing
+        Output spacing per axis.
+
+    Returns
+    -------
+    int
+        The level index (0 when no coarser level is fine enough).
+    """
+    best = 0
+    for index, (_, matrix) in enumerate(tile.levels):
+        level_spacing, _, _ = spacing_origin_affine(matrix)
+        if all(s <= spacing[a] * (1 + 1e-6) for s, a in zip(level_spacing, tile.spatial_dims, strict=True)):
+            best = index
+    return best
 
 
 def world_matrix_from_physical(tile: Tile, physical_to_world: np.ndarray) -> np.ndarray:

@@ -16,9 +16,11 @@ from spatialdata_plugins.stitch._bridge import (
     Tile,
     collect_tiles,
     fused_sim_to_element,
+    level_for_spacing,
     matrix_to_transformation,
     select_names,
-    tile_to_msim,
+    sims_to_msim,
+    tile_to_sims,
 )
 from spatialdata_plugins.stitch._dask import compute_with_progress, progress_disabled, threads_unless_configured
 from spatialdata_plugins.stitch._errors import NoOverlapError, RegistrationError
@@ -230,13 +232,12 @@ def _register_msims(
     return key, corrections
 
 
-def _prepare(sdata: Any, elements: ElementsArg, coordinate_system: str) -> tuple[list[Tile], list[xr.DataTree]]:
+def _prepare(sdata: Any, elements: ElementsArg, coordinate_system: str) -> tuple[list[Tile], list[list[xr.DataArray]]]:
     if not isinstance(coordinate_system, str):
         raise InvalidArgumentError(f"coordinate_system must be a name (str), got {coordinate_system!r}")
     names = select_names(sdata, elements)
     tiles = collect_tiles(sdata, names, coordinate_system)
-    msims = [tile_to_msim(tile, _KEY) for tile in tiles]
-    return tiles, msims
+    return tiles, [tile_to_sims(tile, _KEY) for tile in tiles]
 
 
 def _write_back(sdata: Any, tiles: list[Tile], matrices: list[np.ndarray], coordinate_system: str) -> dict[str, Any]:
@@ -326,10 +327,10 @@ def register_sdata_images(
     >>> sorted(refined)
     ['tile_0_0', 'tile_0_1', 'tile_1_0', 'tile_1_1']
     """
-    tiles, msims = _prepare(sdata, elements, coordinate_system)
+    tiles, sims = _prepare(sdata, elements, coordinate_system)
     with threads_unless_configured():
         _, corrections = _register_msims(
-            msims,
+            [sims_to_msim(levels) for levels in sims],
             tiles,
             channel=channel,
             method=registration_method,
@@ -504,9 +505,10 @@ def fuse_sdata_images(
     >>> fused.dims
     ('c', 'y', 'x')
     """
-    from multiview_stitcher import fusion, msi_utils
+    from multiview_stitcher import fusion, param_utils
+    from multiview_stitcher import spatial_image_utils as si_utils
 
-    tiles, msims = _prepare(sdata, elements, coordinate_system)
+    tiles, tile_sims = _prepare(sdata, elements, coordinate_system)
     kind = tiles[0].kind
     axes = tiles[0].spatial_dims
     fusion_func = _fusion_function(fusion_method, kind)
@@ -532,8 +534,8 @@ def fuse_sdata_images(
     with threads_unless_configured():
         key = _KEY
         if register:
-            key, corrections = _register_msims(
-                msims,
+            new_key, corrections = _register_msims(
+                [sims_to_msim(levels) for levels in tile_sims],
                 tiles,
                 channel=channel,
                 method=registration_method,
@@ -545,15 +547,19 @@ def fuse_sdata_images(
                 overlap_tolerance=overlap_tolerance,
                 progress=progress,
             )
+            for levels, correction in zip(tile_sims, corrections, strict=True):
+                for sim in levels:
+                    base = si_utils.get_affine_from_sim(sim, transform_key=_KEY)
+                    si_utils.set_sim_affine(
+                        sim, param_utils.affine_to_xaffine(correction @ _squeeze_affine(base)), new_key
+                    )
+            key = new_key
             if update_transformations:
                 matrices = [c @ t.matrix for c, t in zip(corrections, tiles, strict=True)]
                 _write_back(sdata, tiles, matrices, coordinate_system)
 
-        if spacing is not None:
-            levels = [msi_utils.get_res_level_from_spacing(m, spacing) for m in msims]
-        else:
-            levels = [0] * len(msims)
-        sims = [msi_utils.get_sim_from_msim(m, scale=f"scale{lvl}") for m, lvl in zip(msims, levels, strict=True)]
+        levels = [level_for_spacing(t, spacing) if spacing is not None else 0 for t in tiles]
+        sims = [tile_levels[lvl] for tile_levels, lvl in zip(tile_sims, levels, strict=True)]
         properties = _output_properties(tiles, sims, key, spacing, output_extent, output_stack_mode)
         fused = fusion.fuse(
             sims,
