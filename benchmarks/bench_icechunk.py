@@ -1,0 +1,173 @@
+"""Icechunk benchmark: transactional writes against plain spatialdata writes to a local directory.
+
+1. A blobs-like SpatialData (images, labels, points, shapes, table; ``spatialdata.datasets.blobs``, seeded) written
+   as one transaction into a new local icechunk repository, against ``SpatialData.write`` to a local directory.
+   Target: at most 1.5x the time of the plain write.
+2. A 2 GiB dask-backed float32 image written by a 2-worker ``dask.distributed`` cluster through the fork/merge
+   backend (one commit), against spatialdata's own write of the same image to a local directory on the same
+   cluster. Reported: time and throughput.
+
+Run ``uv run --frozen --inexact --all-packages python benchmarks/bench_icechunk.py`` (``--quick`` for a small smoke
+version). Medians of ``--repeats`` runs (at least 3); both sides are measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import statistics
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def blobs_sdata(length: int = 2048, n_points: int = 200_000, n_shapes: int = 400, seed: int = 0) -> Any:
+    """A seeded blobs-like SpatialData: 3-channel image, labels, points, circles and polygons, a table."""
+    from spatialdata.datasets import blobs
+
+    np.random.seed(seed)  # blobs draws from numpy's global generator
+    return blobs(length=length, n_points=n_points, n_shapes=n_shapes)
+
+
+def dask_image(gib: float = 2.0, chunk: int = 2048, seed: int = 0) -> Any:
+    """A dask-backed float32 (2, N, N) image of about ``gib`` GiB, random and seeded, as an Image2DModel."""
+    import dask.array as da
+    from spatialdata.models import Image2DModel
+
+    side = int(np.sqrt(gib * 2**30 / 4 / 2))
+    side -= side % chunk if side > chunk else 0
+    pixels = da.random.RandomState(seed).random((2, side, side), chunks=(1, chunk, chunk)).astype("float32")
+    return Image2DModel.parse(pixels, dims=("c", "y", "x"), chunks=(1, chunk, chunk))
+
+
+def _timed(func: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    func()
+    return time.perf_counter() - start
+
+
+def write_plain(sdata: Any, workdir: Path) -> float:
+    """Seconds for spatialdata's own write to a new local directory."""
+    target = workdir / f"plain-{time.monotonic_ns()}.zarr"
+    seconds = _timed(lambda: sdata.write(target))
+    shutil.rmtree(target, ignore_errors=True)
+    return seconds
+
+
+def write_transaction(sdata: Any, workdir: Path, parallel: str = "auto") -> tuple[float, int]:
+    """Seconds for one transaction adding every element to a new local repository; also the forks merged."""
+    import spatialdata_plugins.icechunk as sdi
+    from spatialdata_plugins.core import SpatialData
+
+    path = workdir / f"repo-{time.monotonic_ns()}.icechunk"
+    repo = sdi.open_repository(path, create=True)
+    target = SpatialData()
+
+    def run() -> Any:
+        with sdi.transaction(target, repo, message="benchmark", parallel=parallel, progress=False) as tx:
+            for _, name, element in sdata.gen_elements():
+                target[name] = element
+        return tx
+
+    start = time.perf_counter()
+    tx = run()
+    seconds = time.perf_counter() - start
+    assert tx.snapshot_id is not None
+    shutil.rmtree(path, ignore_errors=True)
+    return seconds, tx.forks_merged
+
+
+def bench_blobs(workdir: Path, repeats: int, quick: bool) -> dict[str, Any]:
+    """Median times of the plain write and the one-transaction write of the blobs-like data."""
+    sdata = blobs_sdata(length=256, n_points=2000, n_shapes=20) if quick else blobs_sdata()
+    plain, ice = [], []
+    for _ in range(repeats):  # interleaved, so that load drifts hit both sides alike
+        plain.append(write_plain(sdata, workdir))
+        ice.append(write_transaction(sdata, workdir)[0])
+    return {"plain": statistics.median(plain), "icechunk": statistics.median(ice), "runs": repeats}
+
+
+def bench_distributed(workdir: Path, repeats: int, quick: bool, processes: bool = True) -> dict[str, Any]:
+    """Median times of the 2 GiB image written by a 2-worker cluster: fork/merge transaction vs plain write."""
+    from distributed import Client, LocalCluster
+
+    from spatialdata_plugins.core import SpatialData
+
+    image = dask_image(gib=0.03, chunk=512) if quick else dask_image()
+    nbytes = image.data.nbytes
+    plain_sdata = SpatialData(images={"image": image})
+    plain, ice, forks = [], [], 0
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=processes, dashboard_address=None) as cluster,
+        Client(cluster),
+    ):
+        for _ in range(repeats):
+            plain.append(write_plain(plain_sdata, workdir))
+            seconds, forks = write_transaction(plain_sdata, workdir)
+            ice.append(seconds)
+    return {
+        "nbytes": nbytes,
+        "shape": tuple(image.shape),
+        "plain": statistics.median(plain),
+        "icechunk": statistics.median(ice),
+        "forks": forks,
+        "runs": repeats,
+    }
+
+
+def table(blobs_result: dict[str, Any], dist: dict[str, Any] | None) -> str:
+    """The markdown table of the results."""
+    rows = [
+        "| case | plain spatialdata write (s) | icechunk transaction (s) | ratio | target | met |",
+        "|---|---|---|---|---|---|",
+    ]
+    ratio = blobs_result["icechunk"] / blobs_result["plain"]
+    rows.append(
+        f"| blobs-like SpatialData, one transaction | {blobs_result['plain']:.2f} | {blobs_result['icechunk']:.2f} "
+        f"| {ratio:.2f}x | <= 1.5x | {'yes' if ratio <= 1.5 else 'no'} |"
+    )
+    if dist is not None:
+        gib = dist["nbytes"] / 2**30
+        r = dist["icechunk"] / dist["plain"]
+        rows.append(
+            f"| {gib:.2f} GiB dask image {dist['shape']}, 2-worker cluster, fork/merge ({dist['forks']} fork) "
+            f"| {dist['plain']:.2f} ({gib / dist['plain']:.2f} GiB/s) "
+            f"| {dist['icechunk']:.2f} ({gib / dist['icechunk']:.2f} GiB/s) | {r:.2f}x | report | - |"
+        )
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> str:
+    """Run the benchmark and print the markdown table."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small data, a smoke run")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per case (median reported; default 3)")
+    parser.add_argument("--skip-distributed", action="store_true", help="only the blobs-like case")
+    parser.add_argument("--threads", action="store_true", help="in-process cluster workers (processes=False)")
+    parser.add_argument("--workdir", default=None, help="where to write (default: a temporary directory)")
+    args = parser.parse_args(argv)
+    logging.getLogger("ome_zarr").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore")
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="bench-icechunk-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        blobs_result = bench_blobs(workdir, args.repeats, args.quick)
+        dist = None
+        if not args.skip_distributed:
+            dist = bench_distributed(workdir, args.repeats, args.quick, processes=not args.threads)
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    out = table(blobs_result, dist)
+    print(out)
+    return out
+
+
+if __name__ == "__main__":
+    main()
