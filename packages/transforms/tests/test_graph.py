@@ -320,3 +320,25 @@ def test_parameters_written_as_arrays_read_back(tmp_path):
     assert g.edges[0].transformation.path == "coordinateTransformations/r_0"
     close(g.transform(np.array([[1.0, 2.0]]), "a", "b"), [[-2, 1]])
     assert g.to_dict(inline=False)["coordinateTransformations"][0]["path"] == "coordinateTransformations/r_0"
+
+
+def test_bijection_example_with_coordinate_fields(tmp_path, load_example):
+    """The spec's bijection.json: forward and inverse ``coordinates`` fields (plain arrays, vector axis last)."""
+    from spatialdata_plugins.transforms import Axis, CoordinateSystem
+
+    doc = load_example("transformations/bijection.json")
+    root = zarr.open_group(tmp_path / "b.zarr", mode="w", zarr_format=3)
+    src = np.stack(np.meshgrid(np.arange(5.0), np.arange(5.0), indexing="ij"), axis=-1)
+    root.create_array("forward_coordinates", shape=src.shape, dtype="float64")[...] = src * [2.0, 3.0] + [1.0, 0.0]
+    tgt = np.stack(np.meshgrid(np.arange(12.0), np.arange(15.0), indexing="ij"), axis=-1)
+    root.create_array("inverse_coordinates", shape=tgt.shape, dtype="float64")[...] = (tgt - [1.0, 0.0]) / [2.0, 3.0]
+    g = TransformGraph()
+    for cs in doc["coordinateSystems"]:
+        g.add_coordinate_system(CoordinateSystem.from_dict(cs))
+    from spatialdata_plugins.transforms import parse_transformation
+
+    g.add_transformation(parse_transformation(doc["coordinateTransformations"][0], group=root))
+    # forward: (j, i) = (1, 2) -> (2*1 + 1, 3*2) = (3, 6); between grid points linearly: (1.5, 2) -> (4, 6)
+    close(g.transform(np.array([[1.0, 2.0], [1.5, 2.0]]), "src", "tgt"), [[3, 6], [4, 6]])
+    close(g.transform(np.array([[3.0, 6.0], [4.0, 6.0]]), "tgt", "src"), [[1, 2], [1.5, 2]])
+    assert g.systems[g.resolve("src")] == CoordinateSystem("src", (Axis("j", "space"), Axis("i", "space")))

@@ -162,6 +162,7 @@ def test_scene_images_are_placed_in_the_scene(tmp_path, schema_validator):
     np.testing.assert_allclose(graph.transform(np.array([[0.0, 0.0, 0.0]]), "image/0", "global"), [[0.0, 1.0, 1.5]])
     images = read_scene_images(tmp_path / "scene.zarr")
     assert set(images) == {"image", "image_multiscale"}
+    assert {"global", "image#intrinsic"} <= set(get_transformation(images["image"], get_all=True))
     t = get_transformation(images["image"], "global")
     np.testing.assert_allclose(sd_matrix(t, YX), sd_matrix(SdScale([2.0, 3.0], axes=YX), YX))
     from spatialdata import SpatialData

@@ -228,7 +228,8 @@ def image_transformations(graph: Any, array_path: str, dims: tuple[str, ...], ba
     for key in graph.coordinate_systems:
         if not key.name or key.path not in ("", base):  # the scene's own systems and the image's
             continue
-        label = key.name if names[key.name] == 1 or key.path == base else str(key)
+        # a name used by several images (every image's "intrinsic") is qualified by its path: "image#intrinsic"
+        label = key.name if names[key.name] == 1 or not key.path else str(key)
         cs: CoordinateSystem = graph.systems[key]
         try:
             t = simplify(graph.find(source, key), len(dims))
