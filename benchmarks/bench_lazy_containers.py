@@ -156,6 +156,9 @@ def _makers(paths: dict[str, Path]) -> dict[str, Callable[[str], Any]]:
         "parquet_shapes": lambda k: lc.ParquetShapesContainer(paths["parquet_shapes"], key=k),
         "geojson_shapes": lambda k: lc.GeoJSONShapesContainer(paths["geojson_shapes"], key=k),
         "parquet_points": lambda k: lc.ParquetPointsContainer(paths["parquet_points"], key=k, columns=mapping),
+        "parquet_points (lazy=True)": lambda k: lc.ParquetPointsContainer(
+            paths["parquet_points"], key=k, columns=mapping, lazy=True
+        ),
         "csv_points": lambda k: lc.CSVPointsContainer(paths["csv_points"], key=k, columns=mapping),
         "ome_tiff_image": lambda k: lc.OMETiffImageContainer(paths["ome_tiff_image"], key=k),
         "tiff_labels": lambda k: lc.TiffLabelsContainer(paths["tiff_labels"], key=k),
@@ -174,6 +177,7 @@ def _direct_readers(paths: dict[str, Path]) -> dict[str, Callable[[], Any]]:
         "parquet_shapes": lambda: gpd.read_parquet(paths["parquet_shapes"]),
         "geojson_shapes": lambda: gpd.read_file(paths["geojson_shapes"]),
         "parquet_points": lambda: pd.read_parquet(paths["parquet_points"]),
+        "parquet_points (lazy=True)": lambda: pd.read_parquet(paths["parquet_points"]),
         "csv_points": lambda: pd.read_csv(paths["csv_points"]),
         "ome_tiff_image": lambda: tifffile.imread(paths["ome_tiff_image"]),
         "tiff_labels": lambda: tifffile.imread(paths["tiff_labels"]),
@@ -182,7 +186,7 @@ def _direct_readers(paths: dict[str, Path]) -> dict[str, Callable[[], Any]]:
     }
 
 
-_LAZY_KINDS = {"parquet_points", "ome_tiff_image", "tiff_labels"}
+_LAZY_KINDS = {"parquet_points (lazy=True)", "ome_tiff_image", "tiff_labels"}
 
 
 def _compute(element: Any) -> Any:
@@ -217,7 +221,7 @@ def bench_first_access(paths: dict[str, Path], repeats: int = 3) -> list[dict[st
         rows.append(
             {
                 "type": kind,
-                "size_mb": _size(paths[kind]) / 1e6,
+                "size_mb": _size(paths[kind.split(" ")[0]]) / 1e6,
                 "direct_s": t_direct,
                 "access_s": t_access,
                 "access_compute_s": t_full,
@@ -248,13 +252,13 @@ def format_table(result: dict[str, Any]) -> str:
     """Render the results as markdown."""
     a = result["attach"]
     bytes_read = "n/a (no /proc/self/io)" if a["bytes_read"] is None else f"{a['bytes_read']}"
-    ok_attach = a["seconds"] < 0.05 and (a["bytes_read"] in (0, None))
+    no_bytes = a["bytes_read"] == 0
     lines = [
         "| measure | value | target | met |",
         "|---|---|---|---|",
         f"| attach {a['n']} containers: time (median) | {1000 * a['seconds']:.1f} ms | < 50 ms | "
         f"{'yes' if a['seconds'] < 0.05 else 'no'} |",
-        f"| attach {a['n']} containers: bytes read | {bytes_read} | 0 | {'yes' if ok_attach else 'no'} |",
+        f"| attach {a['n']} containers: bytes read | {bytes_read} | 0 | {'yes' if no_bytes else 'no'} |",
         "",
         "| type | file MB | direct read s | first access s | first access + compute s | ratio | target <= 1.1x |",
         "|---|---|---|---|---|---|---|",

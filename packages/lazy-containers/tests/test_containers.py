@@ -189,12 +189,31 @@ def tifffile_writer(path):
     return tifffile.TiffWriter(path, ome=True)
 
 
-def test_points_read_lazily(files):
-    points = ParquetPointsContainer(
-        files.path("transcripts.parquet"), columns={"x": "x_location", "y": "y_location"}
-    ).load()
-    # no gene column: nothing was computed, the points are a graph of parquet reads
+def test_points_read_lazily(files, monkeypatch):
     from dask.utils import key_split
 
-    assert "read_parquet" in {key_split(k) for k in dict(points.__dask_graph__())}
-    assert isinstance(points.compute(), pd.DataFrame)
+    from spatialdata_plugins.lazy_containers import _containers
+
+    path = files.path("transcripts.parquet")
+    mapping = {"x": "x_location", "y": "y_location"}
+    lazy = ParquetPointsContainer(path, columns=mapping, lazy=True).load()
+    # no gene column: nothing was computed, the points are a graph of parquet reads
+    assert "read_parquet" in {key_split(k) for k in dict(lazy.__dask_graph__())}
+    eager = ParquetPointsContainer(path, columns=mapping, lazy=False).load()
+    assert "read_parquet" not in {key_split(k) for k in dict(eager.__dask_graph__())}
+    pd.testing.assert_frame_equal(lazy.compute(), eager.compute())
+    # by default: by file size
+    assert not ParquetPointsContainer(path).read_lazily()
+    monkeypatch.setattr(_containers, "LAZY_POINTS_BYTES", 10)
+    assert ParquetPointsContainer(path).read_lazily()
+    with_gene = ParquetPointsContainer(path, columns={**mapping, "gene": "feature_name"}).load()
+    assert with_gene["feature_name"].cat.known
+    assert list(with_gene["feature_name"].cat.categories) == sorted(files.points["feature_name"].unique())
+
+
+def test_tiff_chunks_group_tiles():
+    from spatialdata_plugins.lazy_containers._containers import _aggregate_chunks
+
+    assert _aggregate_chunks((3, 4096, 4096), (1, 512, 512), 2) == (1, 2048, 2048)
+    assert _aggregate_chunks((3, 100, 80), (1, 64, 64), 2) == (1, 100, 80)
+    assert _aggregate_chunks((20000, 300), (16, 300), 1) == (20000, 300)  # strips grow along y, up to the height

@@ -127,6 +127,9 @@ class LazyContainer:
     """Name of the type in stored links (``"ParquetShapes"``); unique among registered types."""
     element_type: ClassVar[str] = ""
     """``"images"``, ``"labels"``, ``"points"``, ``"shapes"`` or ``"tables"``."""
+    validated_by_parse: ClassVar[bool] = False
+    """Whether :meth:`to_element` already validates with the model (``Model.parse`` does), so :meth:`load` need not
+    validate a second time; leave ``False`` unless ``to_element`` always calls ``Model.parse``."""
 
     def __init__(
         self,
@@ -246,18 +249,40 @@ class LazyContainer:
         return element
 
     def validate(self, element: Any) -> None:
-        """Validate ``element`` with the ``spatialdata.models`` model of :attr:`element_type`."""
-        from spatialdata.models import TableModel, validate_element
+        """Check that ``element`` is a SpatialData element of :attr:`element_type` and passes its model.
 
-        from spatialdata_plugins.core._defaults import element_type_of
+        The model's validation is skipped when :attr:`validated_by_parse` says :meth:`to_element` already ran it.
+        """
+        from spatialdata.models import (
+            Image2DModel,
+            Image3DModel,
+            Labels2DModel,
+            Labels3DModel,
+            PointsModel,
+            ShapesModel,
+            TableModel,
+            get_model,
+        )
 
-        if self.element_type == "tables":
-            TableModel().validate(element)
-        else:
-            validate_element(element)
-        found = element_type_of(element)
+        try:
+            model = get_model(element, validate=False)
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise ContainerValidationError(
+                self._problem(f"produced a {type(element).__name__}, not a SpatialData element ({exc})")
+            ) from exc
+        found = {
+            Image2DModel: "images",
+            Image3DModel: "images",
+            Labels2DModel: "labels",
+            Labels3DModel: "labels",
+            PointsModel: "points",
+            ShapesModel: "shapes",
+            TableModel: "tables",
+        }.get(model)
         if found != self.element_type:
             raise ContainerValidationError(self._problem(f"produced a {found} element, expected {self.element_type}"))
+        if not self.validated_by_parse:
+            (TableModel() if model is TableModel else model).validate(element)
 
     # ------------------------------------------------------------------------------------------ integrity
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import numpy as np
+
 from spatialdata_plugins.lazy_containers._base import LazyContainer
 from spatialdata_plugins.lazy_containers._errors import (
     ColumnMappingError,
@@ -20,6 +22,7 @@ from spatialdata_plugins.lazy_containers._types import _register_builtin
 
 class _ShapesContainer(LazyContainer):
     element_type = "shapes"
+    validated_by_parse = True
 
     def __init__(self, location: Any, key: str | None = None, *, radius: float | str | None = None, **kwargs: Any):
         super().__init__(location, key, **kwargs)
@@ -113,10 +116,14 @@ class GeoJSONShapesContainer(_ShapesContainer):
 # ------------------------------------------------------------------------------------------------ points
 
 _POINT_ROLES = ("x", "y", "z", "gene", "instance")
+POINTS_PER_PARTITION = 5_000_000
+LAZY_POINTS_BYTES = 256 * 2**20
+"""Parquet points files at least this large are read lazily by default (``lazy=None``)."""
 
 
 class _PointsContainer(LazyContainer):
     element_type = "points"
+    validated_by_parse = True
 
     def __init__(self, location: Any, key: str | None = None, *, columns: dict[str, str] | None = None, **kwargs: Any):
         super().__init__(location, key, **kwargs)
@@ -151,30 +158,84 @@ class _PointsContainer(LazyContainer):
         return mapping
 
     def to_element(self, raw: Any) -> Any:
-        """Map the columns and parse with ``PointsModel`` (known gene categories, no extra pass over the data)."""
+        """Map the columns, make the gene column categorical with known categories, validate with ``PointsModel``.
+
+        The frame is built directly in its final layout (coordinates renamed to ``x``, ``y``, ``z``, other columns
+        kept) instead of through ``PointsModel.parse``, which would copy every column once more and hash the data.
+        """
         import dask.dataframe as dd
         import pandas as pd
         from spatialdata.models import PointsModel
+        from spatialdata.transformations import set_transformation
 
         mapping = self.check_columns(list(raw.columns))
         coords = {axis: mapping[axis] for axis in ("x", "y", "z") if axis in mapping}
+        clashes = [c for c in ("x", "y", "z") if c in raw.columns and c not in coords.values()]
+        if clashes:  # unmapped columns carrying an axis name would shadow the mapped coordinates
+            raw = raw.drop(columns=clashes)
+        raw = raw.rename(columns={col: axis for axis, col in coords.items() if col != axis})
+        for axis in coords:
+            if not pd.api.types.is_numeric_dtype(raw[axis].dtype) or pd.api.types.is_bool_dtype(raw[axis].dtype):
+                raise ColumnMappingError(
+                    self._problem(f"coordinate {axis} -> {coords[axis]!r} is not numeric ({raw[axis].dtype})")
+                )
         gene = mapping.get("gene")
-        if gene is not None and not (isinstance(raw[gene].dtype, pd.CategoricalDtype) and _known(raw[gene])):
-            if isinstance(raw, dd.DataFrame):
-                # reads only the gene column (parquet column projection)
-                categories = raw[gene].dropna().astype(str).unique().compute()
-                raw = raw.assign(**{gene: raw[gene].astype(str).astype(pd.CategoricalDtype(sorted(categories)))})
+        if not isinstance(raw, dd.DataFrame):
+            if gene is not None and not isinstance(raw[gene].dtype, pd.CategoricalDtype):
+                raw[gene] = raw[gene].astype("category")
+            raw = _dask_from_frame(raw)
+        elif gene is not None and not (isinstance(raw[gene].dtype, pd.CategoricalDtype) and _known(raw[gene])):
+            # known categories without a pass over the whole file: only the gene column is read (parquet column
+            # projection), and each partition then just re-labels its codes
+            column = raw[gene]
+            values = column.dropna().unique().compute()
+            dtype = pd.CategoricalDtype(pd.Index(values).unique().sort_values())
+            if isinstance(column.dtype, pd.CategoricalDtype):
+                column = column.cat.set_categories(dtype.categories)
             else:
-                raw = raw.assign(**{gene: raw[gene].astype(str).astype("category")})
-        return PointsModel.parse(
-            raw,
-            coordinates=coords,
-            feature_key=gene,
-            instance_key=mapping.get("instance"),
-            transformations=self.transformations(),
-            # dask frames: skip spatialdata's compute of index monotonicity (row order is the file's order)
-            **({"sort": True} if isinstance(raw, dd.DataFrame) else {}),
-        )
+                column = column.astype(dtype)
+            raw = raw.assign(**{gene: column})
+        order = [*coords, *(c for c in raw.columns if c not in coords)]
+        if list(raw.columns) != order:
+            raw = raw[order]
+        attrs = {k: v for k, v in {"feature_key": gene, "instance_key": mapping.get("instance")}.items() if v}
+        if attrs:
+            raw.attrs[PointsModel.ATTRS_KEY] = attrs
+        set_transformation(raw, self.transformations(), set_all=True)
+        PointsModel.validate(raw)
+        return raw
+
+
+class _FrameSlices:
+    """Rows ``start:stop`` of an in-memory frame; tokenised by identity so dask does not hash the data."""
+
+    def __init__(self, frame: Any) -> None:
+        import uuid
+
+        self.frame = frame
+        self.token = uuid.uuid4().hex
+
+    def __dask_tokenize__(self) -> str:
+        return self.token
+
+    def __call__(self, bounds: tuple[int, int]) -> Any:
+        return self.frame.iloc[bounds[0] : bounds[1]]
+
+
+def _dask_from_frame(frame: Any) -> Any:
+    """A dask DataFrame over an in-memory pandas frame, without copying or hashing it."""
+    import dask.dataframe as dd
+
+    n = len(frame)
+    starts = list(range(0, max(n, 1), POINTS_PER_PARTITION))
+    bounds = [(a, min(a + POINTS_PER_PARTITION, n)) for a in starts]
+    divisions = None
+    if n and frame.index.is_monotonic_increasing:
+        index = frame.index
+        divisions = [index[a] for a, _ in bounds] + [index[n - 1]]
+        if len(set(divisions)) != len(divisions) and len(bounds) > 1:
+            divisions = None
+    return dd.from_map(_FrameSlices(frame), bounds, meta=frame.iloc[:0], divisions=divisions, enforce_metadata=False)
 
 
 def _known(series: Any) -> bool:
@@ -184,7 +245,11 @@ def _known(series: Any) -> bool:
 
 @_register_builtin
 class ParquetPointsContainer(_PointsContainer):
-    """Points from a Parquet file (one row a point), read lazily with ``dask.dataframe.read_parquet``.
+    """Points from a Parquet file (one row a point), as a dask DataFrame.
+
+    Files of at least :data:`LAZY_POINTS_BYTES` (256 MiB) are opened lazily with ``dask.dataframe.read_parquet``
+    (access reads the metadata, and the gene column to learn its categories); smaller files are read whole with
+    ``pandas.read_parquet`` at access, which is faster than reading them twice.
 
     Parameters
     ----------
@@ -196,19 +261,42 @@ class ParquetPointsContainer(_PointsContainer):
         Which file columns hold ``x``, ``y`` (default ``"x"``, ``"y"``), ``z`` (used if a ``z`` column exists),
         ``gene`` (the feature key, made categorical) and ``instance`` (the instance key), for example
         ``{"x": "x_location", "y": "y_location", "gene": "feature_name"}``.
+    lazy
+        ``True``: always dask-lazy; ``False``: always read at access; ``None``: by file size.
     **kwargs
         Common options of :class:`LazyContainer`.
     """
 
     type_name = "ParquetPoints"
 
+    def __init__(self, location: Any, key: str | None = None, *, lazy: bool | None = None, **kwargs: Any):
+        super().__init__(location, key, **kwargs)
+        if lazy is not None and not isinstance(lazy, bool):
+            raise InvalidContainerError(f"{self._who()}: lazy must be True, False or None, got {lazy!r}")
+        self.lazy = lazy
+
+    def params(self) -> dict[str, Any]:
+        return {**super().params(), "lazy": self.lazy}
+
+    def read_lazily(self) -> bool:
+        """Whether to read with dask: ``lazy`` if given, else for files of at least :data:`LAZY_POINTS_BYTES`."""
+        if self.lazy is not None:
+            return self.lazy
+        size = (self.fingerprint or {}).get("size")
+        if size is None:
+            size = self.current_fingerprint(checksum=False).get("size", 0)
+        return size >= LAZY_POINTS_BYTES
+
     def read_raw(self) -> Any:
-        """Open the Parquet file lazily (metadata only)."""
+        """Open the Parquet file lazily (metadata only) with dask, or read it whole with pandas (small files)."""
         import dask.dataframe as dd
+        import pandas as pd
 
         if not is_url(self.location) and not os.path.exists(self.location):
             raise FileNotFoundError(self.location)
-        return dd.read_parquet(self.location, storage_options=self.open_options() or None)
+        if self.read_lazily():
+            return dd.read_parquet(self.location, storage_options=self.open_options() or None)
+        return pd.read_parquet(self.location, storage_options=self.open_options() or None)
 
 
 @_register_builtin
@@ -254,9 +342,32 @@ class CSVPointsContainer(_PointsContainer):
 # ------------------------------------------------------------------------------------------------ images and labels
 
 _TIFF_AXES = {"X": "x", "Y": "y", "Z": "z", "C": "c", "S": "c"}
+TIFF_CHUNK_BYTES = 8 * 2**20
+
+
+def _aggregate_chunks(shape: tuple[int, ...], chunks: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
+    """Dask chunks of whole TIFF tiles or strips, grown along the last two axes to about :data:`TIFF_CHUNK_BYTES`.
+
+    One dask task per tile makes computing a large image far slower than ``tifffile.imread`` (scheduling overhead);
+    a few megabytes per task reads at the same speed and keeps memory per task small.
+    """
+    out = list(chunks)
+    if len(out) < 2:
+        return tuple(out)
+    while int(np.prod(out)) * itemsize < TIFF_CHUNK_BYTES:
+        grown = False
+        for i in (-2, -1):
+            if out[i] < shape[i]:
+                out[i] = min(shape[i], out[i] * 2)
+                grown = True
+        if not grown:
+            break
+    return tuple(out)
 
 
 class _TiffContainer(LazyContainer):
+    validated_by_parse = True
+
     def __init__(
         self,
         location: Any,
@@ -304,7 +415,8 @@ class _TiffContainer(LazyContainer):
             )
         store = series.aszarr(level=self.level)
         array = zarr.open_array(store, mode="r")
-        return da.from_zarr(array), series.levels[self.level].axes, tif
+        chunks = _aggregate_chunks(array.shape, array.chunks, array.dtype.itemsize)
+        return da.from_zarr(array, chunks=chunks), series.levels[self.level].axes, tif
 
     def dims_of(self, axes: str, shape: tuple[int, ...]) -> tuple[list[str], list[int]]:
         """Map tifffile axes to spatialdata dims; squeeze axes of size 1 that spatialdata has no dim for."""
@@ -440,7 +552,6 @@ class TiffLabelsContainer(_TiffContainer):
 
     def to_element(self, raw: Any) -> Any:
         """Parse with ``Labels2DModel`` or ``Labels3DModel``."""
-        import numpy as np
         from spatialdata.models import Labels2DModel, Labels3DModel
 
         array, axes, _ = raw
@@ -466,6 +577,7 @@ class TiffLabelsContainer(_TiffContainer):
 
 class _TableContainer(LazyContainer):
     element_type = "tables"
+    validated_by_parse = True
 
     def __init__(
         self,
