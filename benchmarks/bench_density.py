@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 import dask
+import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 import shapely
@@ -76,7 +77,10 @@ def run(n_points: int, n_contours: int, n_sub: int, repeats: int = 3, progress: 
     from spatialdata_plugins.density._geometry import region_areas
 
     points_df, contours = make_data(n_points, n_contours)
-    points = PointsModel.parse(points_df, npartitions=max(1, n_points // 1_000_000), feature_key="gene")
+    # a dask DataFrame without divisions, as read from a store (from_pandas(sort=True) would sort the index again
+    # on every graph build, which is not part of either approach)
+    ddf = dd.from_pandas(points_df, npartitions=max(1, n_points // 1_000_000), sort=False)
+    points = PointsModel.parse(ddf, feature_key="gene")
     rng = np.random.default_rng(1)
     sub = points_df.iloc[np.sort(rng.choice(n_points, size=min(n_sub, n_points), replace=False))]
     ring_edges = np.arange(-N_IN, N_OUT + 1) * RING_WIDTH
