@@ -17,6 +17,7 @@ import argparse
 import logging
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 import warnings
@@ -87,9 +88,10 @@ def bench_blobs(workdir: Path, repeats: int, quick: bool) -> dict[str, Any]:
     """Median times of the plain write and the one-transaction write of the blobs-like data."""
     sdata = blobs_sdata(length=256, n_points=2000, n_shapes=20) if quick else blobs_sdata()
     plain, ice = [], []
-    for _ in range(repeats):  # interleaved, so that load drifts hit both sides alike
+    for i in range(repeats):  # interleaved, so that load drifts hit both sides alike
         plain.append(write_plain(sdata, workdir))
         ice.append(write_transaction(sdata, workdir)[0])
+        print(f"blobs run {i + 1}: plain {plain[-1]:.2f} s, icechunk {ice[-1]:.2f} s", file=sys.stderr, flush=True)
     return {"plain": statistics.median(plain), "icechunk": statistics.median(ice), "runs": repeats}
 
 
@@ -107,10 +109,15 @@ def bench_distributed(workdir: Path, repeats: int, quick: bool, processes: bool 
         LocalCluster(n_workers=2, threads_per_worker=1, processes=processes, dashboard_address=None) as cluster,
         Client(cluster),
     ):
-        for _ in range(repeats):
+        for i in range(repeats):
             plain.append(write_plain(plain_sdata, workdir))
             seconds, forks = write_transaction(plain_sdata, workdir)
             ice.append(seconds)
+            print(
+                f"dask image run {i + 1}: plain {plain[-1]:.2f} s, icechunk {seconds:.2f} s",
+                file=sys.stderr,
+                flush=True,
+            )
     return {
         "nbytes": nbytes,
         "shape": tuple(image.shape),

@@ -112,3 +112,16 @@ def test_s3_repository_round_trip_and_concurrency(s3_bucket, small_sdata):
         "region": "us-east-1",
     }
     assert sdi.log(url, storage_options=explicit, limit=1)[0].message == "second"
+
+
+def test_concurrent_labels_additions_conflict_on_the_labels_group(filled_repo):
+    # documented limitation: OME-NGFF lists the labels in the attributes of the labels group, which both change
+    results = _race(
+        filled_repo,
+        lambda s: s.__setitem__("labels_a", s["cell_labels"].copy()),
+        lambda s: s.__setitem__("labels_b", s["cell_labels"].copy()),
+    )
+    assert isinstance(results["second"], str)
+    assert isinstance(results["first"], sdi.TransactionConflictError)
+    assert results["first"].elements == ["labels (group metadata)"]
+    assert "labels_b" in sdi.read(filled_repo) and "labels_a" not in sdi.read(filled_repo)

@@ -9,6 +9,7 @@ from typing import Any
 
 import icechunk
 import spatialdata
+import zarr
 from dask.base import tokenize
 
 from spatialdata_plugins.core import ElementWriteError, InvalidArgumentError
@@ -363,8 +364,10 @@ def _conflicting_elements(exc: BaseException) -> list[str]:
         parts = [p for p in str(path).split("/") if p]
         if len(parts) >= 2:
             names.add(parts[1])
-        elif parts == [] or len(parts) == 1:
-            names.add("attrs" if not parts else parts[0])
+        elif parts:
+            names.add(f"{parts[0]} (group metadata)")  # e.g. the list of labels OME-NGFF keeps on the labels group
+        else:
+            names.add("attrs")
     return sorted(names)
 
 
@@ -515,8 +518,6 @@ def write(
     repo = open_repository(repo, create=True, storage_options=storage_options)
     branch = branch or DEFAULT_BRANCH
     session = writable_session(repo, branch)
-    import zarr
-
     try:
         stored = elements_on_disk(zarr.open_group(session.store, mode="r"))
     except (FileNotFoundError, zarr.errors.GroupNotFoundError):
