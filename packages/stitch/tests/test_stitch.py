@@ -40,6 +40,15 @@ def test_registration_error_is_at_most_half_a_pixel(tiles):
         assert get_transformation(sdata.images[name], "global") == before[name]
 
 
+def test_rigid_registration_of_translated_tiles_finds_no_rotation(tiles):
+    sdata, truth = tiles
+    refined = register_sdata_images(sdata, "tile_*", transform="rigid", registration_passes=1, progress=False)
+    for name, t in refined.items():
+        m = t.to_affine_matrix(("y", "x"), ("y", "x"))
+        np.testing.assert_allclose(m[:2, :2], np.eye(2), atol=5e-3)  # rotation below 0.3 degrees
+        assert np.abs(m[:2, 2] - truth.offsets[name]).max() <= 0.75
+
+
 def test_register_and_fuse_matches_the_original_in_the_overlap(tiles):
     sdata, truth = tiles
     fused = fuse_sdata_images(sdata, "tile_*", register=True, update_transformations=True, progress=False)
