@@ -13,7 +13,7 @@ from pi_helpers import make_points
 
 
 @pytest.fixture(scope="session")
-def points_df() -> pd.DataFrame:
+def points_df():
     return make_points()
 
 

@@ -105,6 +105,7 @@ def test_bad_queries(standalone_index):
 
 
 def test_corrupt_index(tmp_path, points_df):
+    import os
     import shutil
 
     import zarr
@@ -113,9 +114,16 @@ def test_corrupt_index(tmp_path, points_df):
 
     path = tmp_path / "c.zarr"
     idx = build_points_index(points_df, target=str(path), feature_key="gene", progress=False)
-    version = idx.path.rsplit("/", 1)[-1]
-    shutil.rmtree(path / "points_index" / version / "directory" / str(idx.n_levels - 1))
+    version = path / "points_index" / idx.path.rsplit("/", 1)[-1]
+    # a lost directory chunk or column chunk is detected, never read as zeros
+    os.remove(version / "directory" / "counts" / "c" / "1")
     with pytest.raises(CorruptIndexError, match="directory"):
+        open_points_index(str(path)).query()
+    shutil.rmtree(version / "columns" / "c0" / "c")
+    with pytest.raises(CorruptIndexError, match="missing"):
+        open_points_index(str(path)).query(genes=["gene_00"], max_level=0)
+    shutil.rmtree(version / "directory" / "dcodes")
+    with pytest.raises(CorruptIndexError, match="missing"):
         open_points_index(str(path)).query()
     g = zarr.open_group(str(path / "points_index"), mode="r+")
     g.attrs["points_index"] = {"current": "v-missing"}

@@ -47,7 +47,7 @@ ATTRS_KEY = "points_index"
 INDEX_GROUP = "points_index"
 DENSE_CELLS = 1 << 22
 DIR_CHUNK = 1 << 10
-GENE_CHUNK = 1 << 12
+GENE_CHUNK = 1 << 13
 BATCH = 8
 
 
@@ -96,30 +96,52 @@ def _uniform(n: int, offset: int, seed: int) -> np.ndarray:
     return to_unit(point_random(np.arange(offset, offset + n, dtype=np.uint64), seed, 0))
 
 
-def _count_remaining(frame, offset, geo, seed, level, c_prev) -> tuple[np.ndarray, np.ndarray] | np.ndarray:
-    u = _uniform(len(frame), offset, seed)
-    codes = fine_codes(frame, geo["axes"], geo["lo"], geo["scale"], geo["finest"])[u >= c_prev]
-    codes >>= np.uint64(geo["dim"] * (geo["finest"] - level))
+def _prep_path(workdir: str, pid: int) -> str:
+    return os.path.join(workdir, f"prep_{pid:06d}.npy")
+
+
+def _prepare(frame, offset, pid, geo, seed, workdir) -> int:
+    """Compute the finest Morton code and the uniform draw of every row once; keep them on disk for the passes."""
+    rec = np.empty(len(frame), dtype=[("code", "<u8"), ("u", "<f8")])
+    rec["code"] = fine_codes(frame, geo["axes"], geo["lo"], geo["scale"], geo["finest"])
+    rec["u"] = _uniform(len(frame), offset, seed)
+    np.save(_prep_path(workdir, pid), rec)
+    return len(frame)
+
+
+def _load_prep(workdir: str, pid: int) -> np.ndarray:
+    return np.load(_prep_path(workdir, pid), mmap_mode="r")
+
+
+def _count_remaining(pid, workdir, geo, level, c_prev) -> tuple[np.ndarray, np.ndarray] | np.ndarray:
+    rec = _load_prep(workdir, pid)
+    u = np.asarray(rec["u"])
+    codes = np.asarray(rec["code"])[u >= c_prev] >> np.uint64(geo["dim"] * (geo["finest"] - level))
     ncell = 1 << (geo["dim"] * level)
     if ncell <= DENSE_CELLS:
-        return np.bincount(codes.astype(np.int64), minlength=ncell)
+        return np.bincount(codes.astype(np.intp), minlength=ncell)
     return np.unique(codes, return_counts=True)
 
 
-def _levels_and_codes(frame, offset, geo, seed, thresholds) -> tuple[np.ndarray, np.ndarray]:
-    u = _uniform(len(frame), offset, seed)
-    level = np.searchsorted(thresholds, u, side="right").astype(np.int64)
+def _levels_and_codes(pid, workdir, geo, thresholds) -> tuple[np.ndarray, np.ndarray]:
+    rec = _load_prep(workdir, pid)
+    level = np.searchsorted(thresholds, np.asarray(rec["u"]), side="right").astype(np.int64)
     level = np.minimum(level, len(thresholds) - 1)
-    codes = fine_codes(frame, geo["axes"], geo["lo"], geo["scale"], geo["finest"])
-    codes >>= (geo["dim"] * (geo["finest"] - level)).astype(np.uint64)
+    codes = np.asarray(rec["code"]) >> (geo["dim"] * (geo["finest"] - level)).astype(np.uint64)
     return level, codes
 
 
-def _directory_counts(frame, offset, geo, seed, thresholds) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    level, codes = _levels_and_codes(frame, offset, geo, seed, thresholds)
+def _directory_counts(pid, workdir, geo, thresholds) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    level, codes = _levels_and_codes(pid, workdir, geo, thresholds)
+    order = np.lexsort((codes, level))
+    level, codes = level[order], codes[order]
     out = {}
-    for lv in np.unique(level):
-        out[int(lv)] = np.unique(codes[level == lv], return_counts=True)
+    bounds = np.searchsorted(level, np.arange(len(thresholds) + 1))
+    for lv in range(len(thresholds)):
+        c = codes[bounds[lv] : bounds[lv + 1]]
+        if len(c):
+            brk = np.flatnonzero(np.concatenate([[True], c[1:] != c[:-1]]))
+            out[lv] = (c[brk], np.diff(np.concatenate([brk, [len(c)]])).astype(np.int64))
     return out
 
 
@@ -135,7 +157,7 @@ def _column_values(frame: pd.DataFrame, spec: dict[str, Any]) -> np.ndarray:
 
 
 def _spill(frame, offset, pid, geo, seed, thresholds, dirs, bucket_starts, specs, gene_spec, workdir) -> list[int]:
-    level, codes = _levels_and_codes(frame, offset, geo, seed, thresholds)
+    level, codes = _levels_and_codes(pid, workdir, geo, thresholds)
     entry = np.empty(len(frame), dtype=np.int64)
     for lv in np.unique(level):
         sel = level == lv
@@ -153,13 +175,14 @@ def _spill(frame, offset, pid, geo, seed, thresholds, dirs, bucket_starts, specs
     order = np.argsort(bucket, kind="stable")
     bounds = np.searchsorted(bucket[order], np.arange(len(bucket_starts) + 1))
     written = []
+    os.makedirs(os.path.join(workdir, "spill"), exist_ok=True)
     for b in range(len(bucket_starts)):
         s, e = bounds[b], bounds[b + 1]
         if s == e:
             continue
         idx = order[s:e]
         table = pa.table({k: v[idx] for k, v in arrays.items()})
-        with ipc.new_file(os.path.join(workdir, f"b{b:06d}_p{pid:06d}.arrow"), table.schema) as w:
+        with ipc.new_file(os.path.join(workdir, "spill", f"b{b:06d}_p{pid:06d}.arrow"), table.schema) as w:
             w.write_table(table)
         written.append(b)
     return written
@@ -262,7 +285,7 @@ def build_index(
     points_per_chunk: int = 64,
     seed: int = 0,
     rows_per_chunk: int = 1 << 20,
-    gene_directory_rows: int = 1 << 20,
+    gene_directory_rows: int = 1 << 18,
     bucket_rows: int = 4_000_000,
     fingerprint: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
@@ -329,6 +352,68 @@ def build_index(
     finest = FINEST[dim]
     geo = {"axes": axes, "lo": lo, "scale": float((1 << finest) / side), "finest": finest, "dim": dim}
     xy_parts = _partitions(ddf, list(axes))
+    workdir = tempfile.mkdtemp(prefix="sdp-points-index-", dir=temp_dir)
+    try:
+        return _build_rest(
+            ddf,
+            parent,
+            parts,
+            xy_parts,
+            offsets,
+            n,
+            geo,
+            seed,
+            points_per_chunk,
+            specs,
+            feature_key,
+            lo,
+            side,
+            rows_per_chunk,
+            gene_directory_rows,
+            bucket_rows,
+            fingerprint,
+            extra,
+            progress,
+            workdir,
+        )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _build_rest(
+    ddf,
+    parent,
+    parts,
+    xy_parts,
+    offsets,
+    n,
+    geo,
+    seed,
+    points_per_chunk,
+    specs,
+    feature_key,
+    lo,
+    side,
+    rows_per_chunk,
+    gene_directory_rows,
+    bucket_rows,
+    fingerprint,
+    extra,
+    progress,
+    workdir,
+) -> dict[str, Any]:
+    axes, dim, finest = geo["axes"], geo["dim"], geo["finest"]
+    _run(
+        [
+            dask.delayed(_prepare)(p, int(o), i, geo, seed, workdir)
+            for i, (p, o) in enumerate(zip(xy_parts, offsets, strict=True))
+        ],
+        lambda res: None,
+        "points index: cell codes",
+        progress,
+        BATCH,
+    )
+    pids = list(range(len(xy_parts)))
 
     # 2. one counting pass per level
     thresholds: list[float] = []
@@ -347,10 +432,7 @@ def build_index(
                 else:
                     acc["dense"] = res if acc["dense"] is None else acc["dense"] + res
 
-            tasks = [
-                dask.delayed(_count_remaining)(p, int(o), geo, seed, level, c_prev)
-                for p, o in zip(xy_parts, offsets, strict=True)
-            ]
+            tasks = [dask.delayed(_count_remaining)(pid, workdir, geo, level, c_prev) for pid in pids]
             _run(tasks, combine, f"points index: level {level}", False, BATCH)
             counts = acc["dense"] if acc["dense"] is not None else acc["sparse"][1]
             remaining = int(counts.sum())
@@ -377,7 +459,7 @@ def build_index(
             dir_acc[lv] = _merge_sparse(dir_acc.get(lv), pair)
 
     _run(
-        [dask.delayed(_directory_counts)(p, int(o), geo, seed, thr) for p, o in zip(xy_parts, offsets, strict=True)],
+        [dask.delayed(_directory_counts)(pid, workdir, geo, thr) for pid in pids],
         combine_dir,
         "points index: directory",
         progress,
@@ -426,7 +508,6 @@ def build_index(
     # 4. spill, 5. sort and write, into a new version group; the previous index stays until the switch
     index_group = parent.require_group(INDEX_GROUP)
     version = f"v-{uuid.uuid4().hex[:12]}"
-    workdir = tempfile.mkdtemp(prefix="sdp-points-index-", dir=temp_dir)
     try:
         small_dirs = {lv: {"codes": d["codes"], "entry_offset": d["entry_offset"]} for lv, d in dirs.items()}
         _run(
@@ -456,14 +537,12 @@ def build_index(
             gene_spec["_categories"] if gene_spec is not None else None,
         )
     except BaseException:
-        shutil.rmtree(workdir, ignore_errors=True)
         try:
             if version in index_group:
                 del index_group[version]
         except Exception:
             pass
         raise
-    shutil.rmtree(workdir, ignore_errors=True)
     meta.update(
         {
             "format": FORMAT_NAME,
@@ -558,7 +637,8 @@ def _write_version(
         if dirs
         else np.zeros(0, np.int16)
     )
-    files = sorted(os.listdir(workdir))
+    spill = os.path.join(workdir, "spill")
+    files = sorted(os.listdir(spill)) if os.path.isdir(spill) else []
     by_bucket: dict[int, list[str]] = {}
     for f in files:
         by_bucket.setdefault(int(f[1:7]), []).append(f)
@@ -574,9 +654,9 @@ def _write_version(
             continue
         tables = []
         for f in names:
-            with ipc.open_file(os.path.join(workdir, f)) as r:
+            with ipc.open_file(os.path.join(spill, f)) as r:
                 tables.append(r.read_all())
-            os.remove(os.path.join(workdir, f))
+            os.remove(os.path.join(spill, f))
         table = pa.concat_tables(tables)
         del tables
         entry = table.column("__entry").to_numpy()
@@ -617,52 +697,66 @@ def _write_version(
         row += len(entry)
     for w in writers.values():
         w.close()
+    # one directory for all levels, two arrays: Morton-code deltas and row counts per (level, cell). Every level
+    # starts on a chunk boundary, so that a chunk belongs to one level; deltas restart at every chunk (its fence).
+    ch = DIR_CHUNK
+    all_deltas, all_counts_, chunk0 = [], [], 0
+    gene_rows: list[np.ndarray] = []
+    n_genes = len(gene_spec_categories) if gene_spec_categories is not None else 1
+    gene_offsets: list[np.ndarray] = []
     for lv in sorted(dirs):
         d = dirs[lv]
-        lg = dgroup.create_group(str(lv))
-        n_entries = len(d["codes"])
-        ch = max(min(DIR_CHUNK, n_entries), 1)
-        codes = d["codes"]
-        # codes are stored as deltas from the first code of their directory chunk (the fence), so they compress
-        # to a byte or two; row starts are not stored: fence row + running sum of the counts
+        codes, counts = d["codes"], d["counts"]
+        n_entries = len(codes)
         fence_idx = np.arange(0, n_entries, ch)
-        fence_codes = codes[fence_idx] if n_entries else np.zeros(0, np.uint64)
         deltas = codes.copy()
         if n_entries:
             deltas[1:] = codes[1:] - codes[:-1]
             deltas[fence_idx] = 0
-        count_dt = "uint32" if d["counts"].max(initial=0) < 2**32 else "int64"
-        for key, values, dt in (("dcodes", deltas, "uint64"), ("counts", d["counts"], count_dt)):
-            arr = lg.create_array(key, shape=(n_entries,), chunks=(ch,), dtype=dt, compressors=_compressor())
-            if n_entries:
-                arr[:] = values.astype(dt)
+        n_chunks = -(-n_entries // ch)
+        pad = n_chunks * ch - n_entries
+        all_deltas += [deltas, np.zeros(pad, np.uint64)]
+        all_counts_ += [counts, np.zeros(pad, np.int64)]
         lmeta: dict[str, Any] = {
             "level": lv,
-            "rows": [int(d["row_start"]), int(d["row_start"] + d["counts"].sum())],
+            "rows": [int(d["row_start"]), int(d["row_start"] + counts.sum())],
             "entries": n_entries,
-            "max_count": int(d["counts"].max(initial=0)),
-            "fences": [int(c) for c in fence_codes],
-            "fence_rows": [int(r) for r in d["starts"][fence_idx]] if n_entries else [],
+            "first_chunk": chunk0,
+            "max_count": int(counts.max(initial=0)),
+            "fences": [int(c) for c in codes[fence_idx]],
+            "fence_rows": [int(r) for r in d["starts"][fence_idx]],
             "dir_chunk": ch,
             "gene_directory": lv < gene_levels,
         }
+        chunk0 += n_chunks
         if lv < gene_levels:
             rows_ = np.concatenate(gdir[lv], axis=1) if gdir[lv] else np.zeros((4, 0), np.int64)
             # gene-major: the (cell, gene) runs of one gene are contiguous, in Morton order of their cells
             rows_ = rows_[:, np.lexsort((rows_[0], rows_[1]))] if rows_.shape[1] else rows_
-            gg = lg.create_group("genes")
-            n_genes = len(gene_spec_categories) if gene_spec_categories is not None else 1
-            offsets = np.searchsorted(rows_[1], np.arange(n_genes + 1)).astype(np.int64)
-            off = gg.create_array(
-                "offsets", shape=(n_genes + 1,), chunks=(n_genes + 1,), dtype="int64", compressors=_compressor()
-            )
-            off[:] = offsets
-            gch = max(min(GENE_CHUNK, rows_.shape[1]), 1)
-            for i, (key, dt) in ((0, ("entry", "uint32")), (2, ("start", "int64")), (3, ("count", "uint32"))):
-                arr = gg.create_array(key, shape=(rows_.shape[1],), chunks=(gch,), dtype=dt, compressors=_compressor())
-                if rows_.shape[1]:
-                    arr[:] = rows_[i].astype(dt)
+            base = sum(r.shape[1] for r in gene_rows)
+            gene_offsets.append(base + np.searchsorted(rows_[1], np.arange(n_genes + 1)).astype(np.int64))
+            gene_rows.append(rows_)
         levels_meta.append(lmeta)
+    deltas_a = np.concatenate(all_deltas) if all_deltas else np.zeros(0, np.uint64)
+    counts_a = np.concatenate(all_counts_) if all_counts_ else np.zeros(0, np.int64)
+    count_dt = "uint32" if counts_a.max(initial=0) < 2**32 else "int64"
+    for key, values, dt in (("dcodes", deltas_a, "uint64"), ("counts", counts_a, count_dt)):
+        arr = dgroup.create_array(key, shape=(len(values),), chunks=(ch,), dtype=dt, compressors=_compressor())
+        if len(values):
+            arr[:] = values.astype(dt)
+    if gene_levels:
+        gg = dgroup.create_group("genes")
+        rows_ = np.concatenate(gene_rows, axis=1)
+        offsets = np.stack(gene_offsets)
+        off = gg.create_array(
+            "offsets", shape=offsets.shape, chunks=offsets.shape, dtype="int64", compressors=_compressor()
+        )
+        off[:] = offsets
+        gch = max(min(GENE_CHUNK, rows_.shape[1]), 1)
+        for i, key, dt in ((0, "entry", "uint32"), (2, "start", "int64"), (3, "count", "uint32")):
+            arr = gg.create_array(key, shape=(rows_.shape[1],), chunks=(gch,), dtype=dt, compressors=_compressor())
+            if rows_.shape[1]:
+                arr[:] = rows_[i].astype(dt)
     return {"levels": levels_meta, "columns": specs}
 
 

@@ -32,13 +32,35 @@ def _part1by2(v: np.ndarray) -> np.ndarray:
     return x
 
 
+_LUT = {
+    2: _part1by1(np.arange(256, dtype=np.uint64)),
+    3: _part1by2(np.arange(256, dtype=np.uint64)),
+}
+
+
+def _spread(v: np.ndarray, dim: int) -> np.ndarray:
+    """Spread the bits of ``v`` for ``dim``-D interleaving, one byte at a time through a lookup table."""
+    v = np.asarray(v)
+    lut = _LUT[dim]
+    bits = 32 if dim == 2 else 21
+    out = lut[(v & 0xFF).astype(np.intp)]
+    hi = int(v.max(initial=0)) if v.size else 0
+    for k in range(1, -(-bits // 8)):
+        if hi >> (8 * k) == 0:
+            break
+        out |= lut[((v >> (8 * k)) & 0xFF).astype(np.intp)] << np.uint64(8 * k * dim)
+    return out
+
+
 def morton(cells: list[np.ndarray]) -> np.ndarray:
     """Morton code of integer cell coordinates (x first: x is the lowest bit of every group)."""
-    if len(cells) == 2:
-        return _part1by1(cells[0]) | (_part1by1(cells[1]) << np.uint64(1))
-    if len(cells) == 3:
-        return _part1by2(cells[0]) | (_part1by2(cells[1]) << np.uint64(1)) | (_part1by2(cells[2]) << np.uint64(2))
-    raise ValueError(f"Morton codes need 2 or 3 axes, got {len(cells)}")
+    dim = len(cells)
+    if dim not in (2, 3):
+        raise ValueError(f"Morton codes need 2 or 3 axes, got {dim}")
+    out = _spread(cells[0], dim)
+    for i in range(1, dim):
+        out |= _spread(cells[i], dim) << np.uint64(i)
+    return out
 
 
 def splitmix64(x: np.ndarray) -> np.ndarray:

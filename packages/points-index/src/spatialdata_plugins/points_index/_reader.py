@@ -28,12 +28,17 @@ MAX_CONCURRENCY = 32
 
 
 def fetch_ranges(store: Store, requests: list[tuple[str, int, int]]) -> list[bytes]:
-    """Fetch byte ranges ``(key, start, stop)`` concurrently; a missing key reads as zeros."""
+    """Fetch byte ranges ``(key, start, stop)`` concurrently; a missing key or a short read is an error."""
 
     async def one(sem: asyncio.Semaphore, key: str, start: int, stop: int) -> bytes:
         async with sem:
             buf = await store.get(key, prototype=default_buffer_prototype(), byte_range=RangeByteRequest(start, stop))
-        return bytes(stop - start) if buf is None else buf.to_bytes()
+        if buf is None:
+            raise CorruptIndexError(f"the index chunk {key!r} is missing")
+        data = buf.to_bytes()
+        if len(data) != stop - start:
+            raise CorruptIndexError(f"the index chunk {key!r} is truncated")
+        return data
 
     async def run() -> list[bytes]:
         sem = asyncio.Semaphore(MAX_CONCURRENCY)
@@ -88,6 +93,7 @@ class PointsIndex:
         self._gene_cache: dict[tuple[int, int], np.ndarray] = {}
         self._cat_cache: dict[str, np.ndarray] = {}
         self._group: zarr.Group | None = None
+        self._arrays: dict[str, zarr.Array] = {}
         try:
             self.axes: list[str] = list(meta["axes"])
             self.levels: list[dict[str, Any]] = list(meta["levels"])
@@ -165,10 +171,7 @@ class PointsIndex:
         if spec is None or spec["kind"] not in ("categorical", "string"):
             raise InvalidArgumentError(f"{column!r} is not a categorical column of the index")
         if spec["array"] not in self._cat_cache:
-            try:
-                arr = self.group["categories"][spec["array"]]
-            except KeyError as exc:
-                raise CorruptIndexError(f"the categories of column {column!r} are missing from the index") from exc
+            arr = self._array(f"categories/{spec['array']}")
             self._cat_cache[spec["array"]] = np.asarray(arr[:]) if arr.shape[0] else np.zeros(0, dtype=object)
         return self._cat_cache[spec["array"]]
 
@@ -177,22 +180,35 @@ class PointsIndex:
         """The gene names (categories of the feature column), or ``[]`` without a feature column."""
         return [] if self.feature_key is None else list(self.categories(self.feature_key))
 
+    def _array(self, key: str) -> zarr.Array:
+        """An index array, opened once (its metadata is read once per opened index)."""
+        if key not in self._arrays:
+            try:
+                self._arrays[key] = zarr.open_array(store=self.store, path=f"{self.path}/{key}", mode="r")
+            except (FileNotFoundError, KeyError, zarr.errors.ArrayNotFoundError) as exc:
+                raise CorruptIndexError(f"the index array {key!r} is missing") from exc
+        return self._arrays[key]
+
     def _dir_chunk(self, level: int, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         key = (level, j)
         if key not in self._dir_cache:
             lmeta = self.levels[level]
             ch = int(lmeta["dir_chunk"])
             try:
-                g = self.group["directory"][str(level)]
-                sl = slice(j * ch, min((j + 1) * ch, int(lmeta["entries"])))
-                deltas = np.asarray(g["dcodes"][sl], dtype=np.uint64)
-                counts = np.asarray(g["counts"][sl], dtype=np.int64)
+                first = (int(lmeta["first_chunk"]) + j) * ch
+                n = min(ch, int(lmeta["entries"]) - j * ch)
+                deltas = np.asarray(self._array("directory/dcodes")[first : first + n], dtype=np.uint64)
+                counts = np.asarray(self._array("directory/counts")[first : first + n], dtype=np.int64)
                 fence = np.uint64(lmeta["fences"][j])
                 fence_row = int(lmeta["fence_rows"][j])
             except (KeyError, IndexError) as exc:
                 raise CorruptIndexError(f"the directory of level {level} is missing from the index") from exc
-            if len(deltas) != sl.stop - sl.start or len(counts) != len(deltas):
+            if len(deltas) != n or len(counts) != n:
                 raise CorruptIndexError(f"the directory of level {level} is truncated")
+            # the counts of a chunk must add up to the rows between its fence and the next one
+            nxt = lmeta["fence_rows"][j + 1] if j + 1 < len(lmeta["fence_rows"]) else lmeta["rows"][1]
+            if int(counts.sum()) != int(nxt) - fence_row or (n > 1 and not np.all(deltas[1:] > 0)):
+                raise CorruptIndexError(f"the directory of level {level} is inconsistent (chunk {j})")
             codes = fence + np.cumsum(deltas, dtype=np.uint64)
             starts = fence_row + np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
             self._dir_cache[key] = (codes, starts, counts)
@@ -200,12 +216,11 @@ class PointsIndex:
 
     def _gene_offsets(self, level: int) -> np.ndarray:
         if (level, -1) not in self._gene_cache:
-            try:
-                self._gene_cache[(level, -1)] = np.asarray(
-                    self.group["directory"][str(level)]["genes"]["offsets"][:], dtype=np.int64
-                )
-            except KeyError as exc:
-                raise CorruptIndexError(f"the gene directory of level {level} is missing from the index") from exc
+            offsets = np.asarray(self._array("directory/genes/offsets")[:], dtype=np.int64)
+            for lv in range(offsets.shape[0]):
+                self._gene_cache[(lv, -1)] = offsets[lv]
+            if (level, -1) not in self._gene_cache:
+                raise CorruptIndexError(f"the gene directory of level {level} is missing from the index")
         return self._gene_cache[(level, -1)]
 
     def _gene_runs(self, level: int, codes: np.ndarray, entries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -213,18 +228,17 @@ class PointsIndex:
         offsets = self._gene_offsets(level)
         if len(offsets) < int(codes.max()) + 2:
             raise CorruptIndexError(f"the gene directory of level {level} has fewer genes than the index")
-        g = self.group["directory"][str(level)]["genes"]
         starts, ends = [], []
         for code in codes.tolist():
             sl = slice(int(offsets[code]), int(offsets[code + 1]))
             if sl.start == sl.stop:
                 continue
-            entry = np.asarray(g["entry"][sl], dtype=np.int64)
+            entry = np.asarray(self._array("directory/genes/entry")[sl], dtype=np.int64)
             m = np.isin(entry, entries)
             if m.any():
-                st = np.asarray(g["start"][sl], dtype=np.int64)[m]
+                st = np.asarray(self._array("directory/genes/start")[sl], dtype=np.int64)[m]
                 starts.append(st)
-                ends.append(st + np.asarray(g["count"][sl], dtype=np.int64)[m])
+                ends.append(st + np.asarray(self._array("directory/genes/count")[sl], dtype=np.int64)[m])
         if not starts:
             z = np.zeros(0, np.int64)
             return z, z
