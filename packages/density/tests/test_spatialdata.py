@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import dask.dataframe as dd
 import geopandas as gpd
 import numpy as np
@@ -169,7 +171,7 @@ def test_distributed_cluster_gives_the_same_counts(sdata):
     sd, *_ = sdata
     local = ring_density(sd, points="transcripts", contours="tumours", ring_width=10, genes="gene", progress=False)
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
     ) as cluster:
         with distributed.Client(cluster):
             remote = ring_density(
@@ -256,3 +258,20 @@ def test_demo_step(synthetic_sdata, tmp_path):
     lines = []
     plugin.sdp_demo(sdata=synthetic_sdata, workdir=str(tmp_path), echo=lines.append)
     assert lines and lines[0].startswith("density:")
+
+
+@pytest.mark.s3
+def test_points_read_lazily_from_s3(sdata, s3_bucket, cli, capsys):
+    sd, *_ = sdata
+    url = f"{s3_bucket['url']}/store.zarr"
+    write(sd, url, storage_options=s3_bucket["storage_options"], progress=False)
+    back = read(url, storage_options=s3_bucket["storage_options"])
+    remote = ring_density(back, points="transcripts", contours="tumours", ring_width=10, genes="gene", progress=False)
+    local = ring_density(sd, points="transcripts", contours="tumours", ring_width=10, genes="gene", progress=False)
+    pd.testing.assert_frame_equal(remote, local)
+    options = [f"-s{k}={json.dumps(v) if isinstance(v, dict) else v}" for k, v in s3_bucket["storage_options"].items()]
+    with pytest.raises(SystemExit) as info:
+        main(["density", "rings", url, "--points", "transcripts", "--contours", "tumours", "--ring-width", "10",
+              "--out", "rings", "--no-progress", *options])  # fmt: skip
+    assert info.value.code == 2
+    assert "local stores only" in capsys.readouterr().err
