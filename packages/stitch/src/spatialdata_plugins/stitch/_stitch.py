@@ -554,9 +554,6 @@ def fuse_sdata_images(
                         sim, param_utils.affine_to_xaffine(correction @ _squeeze_affine(base)), new_key
                     )
             key = new_key
-            if update_transformations:
-                matrices = [c @ t.matrix for c, t in zip(corrections, tiles, strict=True)]
-                _write_back(sdata, tiles, matrices, coordinate_system)
 
         levels = [level_for_spacing(t, spacing) if spacing is not None else 0 for t in tiles]
         sims = [tile_levels[lvl] for tile_levels, lvl in zip(tile_sims, levels, strict=True)]
@@ -573,6 +570,9 @@ def fuse_sdata_images(
             interpolation_order=interpolation_order,
             blending_widths=widths,
         )
+    if register and update_transformations:
+        # only once the fusion is set up, so that a bad output option leaves the tiles as they were
+        _write_back(sdata, tiles, [c @ t.matrix for c, t in zip(corrections, tiles, strict=True)], coordinate_system)
     if compute:
         fused = fused.copy(data=compute_with_progress(fused.data, f"fusing {len(tiles)} tiles", progress))
     if scale_factors == []:
