@@ -92,7 +92,7 @@ def test_dask_points_on_a_distributed_cluster(scene):
 
     graph = read_scene(scene)
     pts = np.random.default_rng(0).uniform(0, 10, size=(20_000, 2))
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
         with Client(cluster) as client:
             lazy = graph.transform(da.from_array(pts, chunks=(5000, 2)), "b#physical", "a#physical")
             result = client.compute(lazy).result()
