@@ -556,9 +556,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     n, repeat = (200_000, 1) if args.quick else (args.n, args.repeat)
     workdir = tempfile.mkdtemp(prefix="bench-points-index-")
     try:
-        results = [run_dataset(n, kind, repeat, workdir) for kind in args.kinds.split(",")]
-        print(markdown(results))
-        if args.plot:
+        results = [run_dataset(n, kind, repeat, workdir) for kind in args.kinds.split(",") if kind]
+        print(markdown(results), flush=True)
+        if args.plot and results:
             plot(results, args.plot)
             print(f"\nplot saved to {args.plot}")
         if args.scale:

@@ -36,3 +36,11 @@ def test_answer_bytes(bench):
     assert bench.answer_bytes(pd.DataFrame({"x": [], "y": []})) == 0
     frame = bench.make_points(1000, "uniform")
     assert 0 < bench.answer_bytes(frame) < 1000 * 10
+
+
+@pytest.mark.scale
+def test_100m_build_out_of_core_under_4gib(bench, tmp_path):
+    """The 100M-point build from parquet runs out of core in a child process with peak RSS under 4 GiB."""
+    info = bench.scale_run(100_000_000, str(tmp_path))
+    assert sum(info["levels"]) == 100_000_000
+    assert info["peak_rss_gib"] < 4.0

@@ -733,6 +733,7 @@ def _write_version(
             rows_ = np.concatenate(gdir[lv], axis=1) if gdir[lv] else np.zeros((4, 0), np.int64)
             # gene-major: the (cell, gene) runs of one gene are contiguous, in Morton order of their cells
             rows_ = rows_[:, np.lexsort((rows_[0], rows_[1]))] if rows_.shape[1] else rows_
+            lmeta["gene_runs"] = int(rows_.shape[1])
             base = sum(r.shape[1] for r in gene_rows)
             gene_offsets.append(base + np.searchsorted(rows_[1], np.arange(n_genes + 1)).astype(np.int64))
             gene_rows.append(rows_)

@@ -247,11 +247,20 @@ class PointsIndex:
         return st[order], en[order]
 
     def _gene_runs_cost(self, level: int, codes: np.ndarray, candidate_rows: int) -> bool:
-        """Whether the gene directory is cheaper than reading the gene column of the candidate rows."""
-        offsets = self._gene_offsets(level)
-        runs = int(sum(int(offsets[c + 1] - offsets[c]) for c in codes.tolist() if c + 1 < len(offsets)))
+        """Whether the gene directory is likely cheaper than reading the gene column of the candidate rows.
+
+        The gene directory is read in compressed chunks of ``GENE_CHUNK`` runs (about 6 bytes per run), so it pays
+        off only when the gene column of the candidate cells is larger than the chunks the genes touch.
+        """
+        from spatialdata_plugins.points_index._build import GENE_CHUNK
+
+        total = int(self.levels[level].get("gene_runs", 0))
+        n_genes = max(len(self.categories(self.feature_key)), 1) if self.feature_key else 1
+        per_gene = total / n_genes
+        chunk = min(GENE_CHUNK, max(total, 1))
+        chunks = sum(min(-(-per_gene // chunk) + 1, -(-total // chunk)) for _ in codes.tolist())
         itemsize = np.dtype(self._by_name[self.feature_key]["dtype"]).itemsize if self.feature_key else 1
-        return runs * 4 < candidate_rows * itemsize
+        return chunks * chunk * 6 + 4096 < candidate_rows * itemsize
 
     # ------------------------------------------------------------------ raw reads
 
