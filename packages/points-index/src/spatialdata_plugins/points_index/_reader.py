@@ -189,30 +189,53 @@ class PointsIndex:
                 raise CorruptIndexError(f"the index array {key!r} is missing") from exc
         return self._arrays[key]
 
-    def _dir_chunk(self, level: int, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        key = (level, j)
-        if key not in self._dir_cache:
+    def _prefetch(self, wanted: list[tuple[int, int]]) -> None:
+        """Read the directory chunks ``(level, j)`` not cached yet, all in one batched read per array."""
+        missing = sorted({k for k in wanted if k not in self._dir_cache})
+        if not missing:
+            return
+        pieces = []
+        for level, j in missing:
             lmeta = self.levels[level]
             ch = int(lmeta["dir_chunk"])
-            try:
-                first = (int(lmeta["first_chunk"]) + j) * ch
-                n = min(ch, int(lmeta["entries"]) - j * ch)
-                deltas = np.asarray(self._array("directory/dcodes")[first : first + n], dtype=np.uint64)
-                counts = np.asarray(self._array("directory/counts")[first : first + n], dtype=np.int64)
-                fence = np.uint64(lmeta["fences"][j])
-                fence_row = int(lmeta["fence_rows"][j])
-            except (KeyError, IndexError) as exc:
-                raise CorruptIndexError(f"the directory of level {level} is missing from the index") from exc
-            if len(deltas) != n or len(counts) != n:
-                raise CorruptIndexError(f"the directory of level {level} is truncated")
-            # the counts of a chunk must add up to the rows between its fence and the next one
-            nxt = lmeta["fence_rows"][j + 1] if j + 1 < len(lmeta["fence_rows"]) else lmeta["rows"][1]
-            if int(counts.sum()) != int(nxt) - fence_row or (n > 1 and not np.all(deltas[1:] > 0)):
-                raise CorruptIndexError(f"the directory of level {level} is inconsistent (chunk {j})")
-            codes = fence + np.cumsum(deltas, dtype=np.uint64)
-            starts = fence_row + np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-            self._dir_cache[key] = (codes, starts, counts)
-        return self._dir_cache[key]
+            first = (int(lmeta["first_chunk"]) + j) * ch
+            n = min(ch, int(lmeta["entries"]) - j * ch)
+            if n <= 0:
+                raise CorruptIndexError(f"the directory of level {level} has no chunk {j}")
+            pieces.append(np.arange(first, first + n, dtype=np.int64))
+        idx = np.concatenate(pieces)
+        deltas_all = np.asarray(self._array("directory/dcodes").get_coordinate_selection(idx), dtype=np.uint64)
+        counts_all = np.asarray(self._array("directory/counts").get_coordinate_selection(idx), dtype=np.int64)
+        offset = 0
+        for (level, j), piece in zip(missing, pieces, strict=True):
+            n = len(piece)
+            self._dir_cache[(level, j)] = self._decode_chunk(
+                level, j, deltas_all[offset : offset + n], counts_all[offset : offset + n]
+            )
+            offset += n
+
+    def _decode_chunk(
+        self, level: int, j: int, deltas: np.ndarray, counts: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        lmeta = self.levels[level]
+        try:
+            fence = np.uint64(lmeta["fences"][j])
+            fence_row = int(lmeta["fence_rows"][j])
+        except (KeyError, IndexError) as exc:
+            raise CorruptIndexError(f"the directory of level {level} is missing from the index") from exc
+        n = len(deltas)
+        # the counts of a chunk must add up to the rows between its fence and the next one
+        nxt = lmeta["fence_rows"][j + 1] if j + 1 < len(lmeta["fence_rows"]) else lmeta["rows"][1]
+        if int(counts.sum()) != int(nxt) - fence_row or (n > 1 and not np.all(deltas[1:] > 0)):
+            raise CorruptIndexError(f"the directory of level {level} is inconsistent (chunk {j})")
+        codes = fence + np.cumsum(deltas, dtype=np.uint64)
+        starts = fence_row + np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        return codes, starts, counts
+
+    def _dir_chunk(self, level: int, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if (level, j) not in self._dir_cache:
+            self._prefetch([(level, j)])
+        return self._dir_cache[(level, j)]
 
     def _gene_offsets(self, level: int) -> np.ndarray:
         if (level, -1) not in self._gene_cache:
@@ -381,25 +404,28 @@ class PointsIndex:
             return [int(level)]
         return list(range((last if max_level is None else int(max_level)) + 1))
 
-    def _candidates(self, level: int, qlo: list[int], qhi: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Directory entries (index within level) and their row runs for the cells overlapping the box."""
+    def _plan_level(self, level: int, qlo: list[int], qhi: list[int]) -> tuple[np.ndarray, list[int]]:
+        """Morton code ranges of the box at ``level`` and the directory chunks they touch."""
         lmeta = self.levels[level]
         if int(lmeta["entries"]) == 0:
-            z = np.zeros(0, np.int64)
-            return z, z, z
+            return np.zeros((0, 2), np.uint64), []
         shift = self.finest - level
-        clo = [q >> shift for q in qlo]
-        chi = [q >> shift for q in qhi]
-        ranges = box_code_ranges(clo, chi, level)
+        ranges = box_code_ranges([q >> shift for q in qlo], [q >> shift for q in qhi], level)
         fences = np.asarray(lmeta["fences"], dtype=np.uint64)
-        ch = int(lmeta["dir_chunk"])
-        entries, starts, ends = [], [], []
         chunks: set[int] = set()
         for a, b in ranges:
             j0 = max(int(np.searchsorted(fences, a, side="right")) - 1, 0)
             j1 = max(int(np.searchsorted(fences, b - np.uint64(1), side="right")) - 1, 0)
             chunks.update(range(j0, j1 + 1))
-        for j in sorted(chunks):
+        return ranges, sorted(chunks)
+
+    def _candidates(
+        self, level: int, ranges: np.ndarray, chunks: list[int]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Directory entries (index within level) and their row runs for the cells overlapping the box."""
+        ch = int(self.levels[level]["dir_chunk"]) if self.levels[level]["entries"] else 1
+        entries, starts, ends = [], [], []
+        for j in chunks:
             codes, st, cnt = self._dir_chunk(level, j)
             sel = np.zeros(len(codes), dtype=bool)
             i0 = np.searchsorted(codes, ranges[:, 0], side="left")
@@ -466,14 +492,18 @@ class PointsIndex:
         ]
         box_frac = 1.0
         plan: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+        planned = {lv: self._plan_level(lv, qlo, qhi) for lv in levels}
+        self._prefetch([(lv, j) for lv, (_, chunks) in planned.items() for j in chunks])
         for lv in levels:
-            entries, st, en = self._candidates(lv, qlo, qhi)
+            entries, st, en = self._candidates(lv, *planned[lv])
             plan.append((lv, entries, st, en))
         partial: dict[int, float] = {}
         if target_count is not None:
             plan, partial = self._choose_levels(plan, codes, blo, bhi, int(target_count), box_frac)
         gene_spec = self._by_name.get(self.feature_key) if self.feature_key else None
-        pos_parts, lev_parts = [], []
+        pos_parts: list[np.ndarray] = []
+        lev_parts: list[np.ndarray] = []
+        run_parts: list[tuple[np.ndarray, np.ndarray]] = []
         for lv, entries, st, en in plan:
             if len(st) == 0:
                 continue
@@ -498,7 +528,12 @@ class PointsIndex:
                 en = st + take
             if len(st) == 0:
                 continue
-            # exact box test on the coordinates of the candidate rows
+            run_parts.append((st, en))
+            lev_parts.append(np.full(int((en - st).sum()), lv, dtype=np.int16))
+        # exact box test on the coordinates of all candidate rows, one batched read per axis
+        if run_parts:
+            st = np.concatenate([r[0] for r in run_parts])
+            en = np.concatenate([r[1] for r in run_parts])
             pos = runs_to_positions(st, en)
             keep = np.ones(len(pos), dtype=bool)
             for i, axis in enumerate(self.axes):
@@ -507,7 +542,7 @@ class PointsIndex:
                 v = self.read_rows(self._by_name[axis], st, en)
                 keep &= (v > blo[i]) & (v < bhi[i])
             pos_parts.append(pos[keep])
-            lev_parts.append(np.full(int(keep.sum()), lv, dtype=np.int16))
+            lev_parts = [np.concatenate(lev_parts)[keep]]
         positions = np.concatenate(pos_parts) if pos_parts else np.zeros(0, np.int64)
         lev = np.concatenate(lev_parts) if lev_parts else np.zeros(0, np.int16)
         rs, re_ = positions_to_runs(positions)
