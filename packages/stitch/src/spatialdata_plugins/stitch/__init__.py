@@ -1,6 +1,7 @@
 """Register and fuse tiled SpatialData images with multiview-stitcher."""
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 from spatialdata_plugins.stitch._errors import (
     NoOverlapError,
@@ -9,13 +10,40 @@ from spatialdata_plugins.stitch._errors import (
     StitchError,
     TileMismatchError,
 )
-from spatialdata_plugins.stitch._stitch import fuse_sdata_images, label_fusion, register_sdata_images
-from spatialdata_plugins.stitch._synthetic import TileTruth, synthetic_tiles
 
 try:
     __version__ = version("spatialdata-plugins-stitch")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without metadata
     __version__ = "0+unknown"
+
+# The stitching functions import xarray, dask and spatialdata: they load on first use, so that loading the plugin's
+# entry point (every ``spatialdata-plugins`` command does) stays cheap.
+_LAZY = {
+    "fuse_sdata_images": "_stitch",
+    "label_fusion": "_stitch",
+    "register_sdata_images": "_stitch",
+    "TileTruth": "_synthetic",
+    "synthetic_tiles": "_synthetic",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        from importlib import import_module
+
+        value = getattr(import_module(f"spatialdata_plugins.stitch.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'spatialdata_plugins.stitch' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:
+    from spatialdata_plugins.stitch._stitch import fuse_sdata_images, label_fusion, register_sdata_images
+    from spatialdata_plugins.stitch._synthetic import TileTruth, synthetic_tiles
 
 __all__ = [
     "NoOverlapError",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from spatialdata_plugins.stitch._stitch import FUSION_METHODS, TRANSFORMS
+from spatialdata_plugins.stitch._options import FUSION_METHODS, TRANSFORMS
 
 
 @click.command("stitch")

@@ -24,12 +24,10 @@ from spatialdata_plugins.stitch._bridge import (
 )
 from spatialdata_plugins.stitch._dask import compute_with_progress, progress_disabled, threads_unless_configured
 from spatialdata_plugins.stitch._errors import NoOverlapError, RegistrationError
+from spatialdata_plugins.stitch._options import FUSION_METHODS, REGISTRATION_METHODS, TRANSFORMS
 
 ElementsArg = str | re.Pattern[str] | Iterable[str] | None
 
-TRANSFORMS = ("translation", "rigid", "similarity", "affine")
-REGISTRATION_METHODS = ("phase_correlation", "antspy", "elastix")
-FUSION_METHODS = ("weighted_average", "average", "max")
 _KEY = "sdp_stitch"
 
 
