@@ -203,3 +203,31 @@ def test_dataset_transformation_restrictions(tmp_path, make_image, space):
     make_image(root, "img", space("physical"), {"type": "affine", "affine": [[1, 0, 0], [0, 1, 0]]})
     with pytest.raises(TransformationError, match="must be a scale, an identity, or a sequence of a scale followed"):
         TransformGraph.from_multiscales(root["img"])
+
+
+def test_sequence_with_subspace_steps_never_gives_numbers():
+    """``sequenceSubspace1.json``-style steps are kept for writing but refused by every numeric path.
+
+    Before the fix ``simplify``/``to_affine`` silently chained the 1D steps into a wrong 1 x 2 matrix.
+    """
+    from spatialdata_plugins.transforms import simplify
+
+    item = {
+        "type": "sequence",
+        "input": {"name": "in"},
+        "output": {"name": "out"},
+        "transformations": [
+            {"type": "scale", "scale": [3.0], "inputAxes": ["i"], "outputAxes": ["x"]},
+            {"type": "scale", "scale": [2.0], "inputAxes": ["j"], "outputAxes": ["y"]},
+        ],
+    }
+    t = parse_transformation(item)
+    assert t.to_dict() == item
+    for action in (
+        lambda: t.apply(np.array([[1.0, 2.0]])),
+        lambda: simplify(t, 2),
+        lambda: t.to_affine(2),
+        lambda: t.inverse(),
+    ):
+        with pytest.raises(TransformationError, match=r"sequence transformation.*inputAxes/outputAxes"):
+            action()

@@ -923,7 +923,12 @@ class Sequence_(Transformation):
                 return None
         return None
 
+    def _check_no_subspace(self) -> None:
+        for t in self.transformations:
+            _check_subspace(t, self)
+
     def _check_points(self, ndim: int) -> None:
+        self._check_no_subspace()
         for t in self.transformations:
             t._check_points(ndim)
             ndim = t.output_ndim_for(ndim)
@@ -935,6 +940,7 @@ class Sequence_(Transformation):
         return x
 
     def inverse(self) -> Transformation:
+        self._check_no_subspace()
         try:
             steps = [t.inverse() for t in reversed(self.transformations)]
         except NotInvertibleError as err:
@@ -946,6 +952,7 @@ class Sequence_(Transformation):
         return all(t.is_linear for t in self.transformations)
 
     def to_affine(self, ndim_in: int | None = None) -> np.ndarray:
+        self._check_no_subspace()
         ndim = self.ndim_in if self.ndim_in is not None else ndim_in
         result = None
         for t in self.transformations:
@@ -1544,6 +1551,7 @@ def simplify(t: Transformation, ndim_in: int | None = None) -> Transformation:
         assert t.forward is not None and t.inverse_ is not None
         return Bijection(simplify(t.forward, ndim), simplify(t.inverse_, t.ndim_out), **keep)
     if isinstance(t, Sequence_):
+        t._check_no_subspace()
         steps: list[Transformation] = []
         run: list[Transformation] = []
         run_ndim = ndim
