@@ -85,6 +85,16 @@ def test_file_of_the_wrong_kind(files, make, words):
     assert isinstance(err, ValueError)
 
 
+def test_directories_of_the_wrong_kind_are_not_reported_missing(files, tmp_path):
+    """An existing directory is a file of the wrong kind, not a missing target."""
+    empty = tmp_path / "empty.zarr"
+    empty.mkdir()
+    err = assert_fails_and_stays_lazy(ZarrTableContainer(empty, key="t"), ContainerLoadError, "not a zarr store")
+    assert not isinstance(err, LinkTargetNotFoundError)
+    err = assert_fails_and_stays_lazy(H5ADTableContainer(empty, key="t"), ContainerLoadError, "ZarrTableContainer")
+    assert not isinstance(err, LinkTargetNotFoundError)
+
+
 @pytest.mark.parametrize("cls", [ParquetPointsContainer, CSVPointsContainer])
 def test_column_mapping_that_does_not_match(files, cls):
     name = "transcripts.parquet" if cls is ParquetPointsContainer else "transcripts.csv"

@@ -101,6 +101,19 @@ def test_checksum_detects_same_size_same_mtime_rewrites(files, tmp_path):
         c.load()
 
 
+def test_checksum_accepts_same_content_with_a_new_mtime(files, tmp_path):
+    """With a checksum, the content decides: the same bytes written again (new mtime) are not a change."""
+    path = tmp_path / "c.parquet"
+    shutil.copy(files.path("cells.parquet"), path)
+    c = ParquetShapesContainer(path, integrity="checksum", on_change="raise")
+    c.pin()
+    path.write_bytes(path.read_bytes())
+    st = os.stat(path)
+    os.utime(path, (st.st_atime, st.st_mtime + 100))
+    assert c.changes() == []
+    assert len(c.load()) == len(files.polygons)
+
+
 def test_integrity_none_does_no_check(cells, files):
     c = ParquetShapesContainer(cells, integrity="none", on_change="raise")
     c.load()

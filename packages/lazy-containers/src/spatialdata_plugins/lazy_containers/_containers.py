@@ -655,6 +655,10 @@ class H5ADTableContainer(_TableContainer):
         import fsspec
 
         if not is_url(self.location):
+            if os.path.isdir(self.location):
+                raise ContainerLoadError(
+                    self._problem("a directory, not an .h5ad file (use ZarrTableContainer for an AnnData .zarr)")
+                )
             if not os.path.isfile(self.location):
                 raise FileNotFoundError(self.location)
             return ad.read_h5ad(self.location, backed="r" if self.backed else None)
@@ -688,13 +692,17 @@ class ZarrTableContainer(_TableContainer):
 
         if is_url(self.location):
             store = FsspecStore.from_url(self.location, storage_options=self.open_options(), read_only=True)
+            group = zarr.open_group(store, mode="r")
         else:
             if not os.path.exists(self.location):
                 raise FileNotFoundError(self.location)
             if not os.path.isdir(self.location):
                 raise ContainerLoadError(self._problem("not a directory, so not an AnnData zarr store"))
             store = zarr.storage.LocalStore(self.location, read_only=True)
-        group = zarr.open_group(store, mode="r")
+            try:
+                group = zarr.open_group(store, mode="r")
+            except FileNotFoundError as exc:  # the directory exists but holds no zarr group
+                raise ContainerLoadError(self._problem(f"the directory is not a zarr store ({exc})")) from exc
         if "obs" not in group or "var" not in group:
             raise ContainerLoadError(self._problem("the zarr group is not an AnnData (no obs/var)"))
         return ad.read_zarr(group)

@@ -106,7 +106,13 @@ def _mtime(info: dict[str, Any]) -> float | None:
 
 
 def fingerprint_changes(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    """Human-readable differences between two fingerprints, comparing only what both recorded."""
+    """Human-readable differences between two fingerprints, comparing only what both recorded.
+
+    When both record a SHA-256 and it is the same, the content did not change: a new modification time (a file
+    copied, downloaded or written again with the same bytes) is not a change.
+    """
+    if "sha256" in recorded and recorded.get("sha256") == current.get("sha256"):
+        return []
     changes = []
     for key in ("sha256", "size", "files", "mtime", "etag"):
         if key in recorded and key in current and recorded[key] != current[key]:
