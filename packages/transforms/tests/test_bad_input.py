@@ -40,6 +40,11 @@ def test_errors_belong_to_the_core_hierarchy():
         ({"type": "affine", "affine": [[1, 0]], "path": "p"}, r"either 'affine' or 'path'"),
         ({"type": "scale", "scale": []}, r"'scale' must be a non-empty 1D array"),
         ({"type": "scale", "scale": [1, float("nan")]}, r"non-finite"),
+        # JSON true/"2"/null are not numbers (numpy would silently turn them into 1.0/2.0/nan)
+        ({"type": "scale", "scale": [True, 2]}, r"'scale' must be an array of numbers, got True"),
+        ({"type": "translation", "translation": [1, "2"]}, r"'translation' must be an array of numbers, got '2'"),
+        ({"type": "affine", "affine": [[1, 0, None], [0, 1, 0]]}, r"'affine' must be a 2D array of numbers, got None"),
+        ({"type": "rotation", "rotation": [[True, False], [False, True]]}, r"'rotation' must be a 2D array of numbers"),
         ({"type": "translation", "translation": [[1, 2]]}, r"'translation' must be a non-empty 1D array"),
         ({"type": "mapAxis", "mapAxis": [0, 0], "name": "M"}, r"mapAxis transformation 'M'.*'mapAxis' must not repeat"),
         ({"type": "mapAxis", "mapAxis": [0, 2]}, r"'mapAxis' must be a permutation"),

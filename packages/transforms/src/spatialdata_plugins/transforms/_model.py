@@ -178,7 +178,23 @@ def _as_points(points: Any, where: str) -> np.ndarray:
     return x
 
 
+def _non_number(value: Any) -> Any:
+    """The first JSON entry of a (nested) list that is not a number (``true``, ``"1"``, ``null``...), else None."""
+    if isinstance(value, list | tuple):
+        for item in value:
+            bad = _non_number(item)
+            if bad is not None:
+                return bad
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        return repr(value)
+    return None
+
+
 def _vector(value: Any, where: str, field_name: str) -> np.ndarray:
+    bad = _non_number(value) if isinstance(value, list | tuple) else None
+    if bad is not None:
+        raise TransformationError(f"{where}: field {field_name!r} must be an array of numbers, got {bad} in it")
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as err:
@@ -197,6 +213,9 @@ def _matrix(value: Any, where: str, field_name: str) -> np.ndarray:
             raise TransformationError(
                 f"{where}: field {field_name!r} must be a rectangular 2D array (rows of equal length)"
             )
+    bad = _non_number(value) if isinstance(value, list | tuple) else None
+    if bad is not None:
+        raise TransformationError(f"{where}: field {field_name!r} must be a 2D array of numbers, got {bad} in it")
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as err:
