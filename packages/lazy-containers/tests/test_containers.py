@@ -183,6 +183,44 @@ def test_tiff_pyramid_level_series_and_dims(tmp_path):
     assert element.shape == (4, 32, 32)
 
 
+def test_ome_tiff_physical_size_becomes_a_scale(tmp_path):
+    import tifffile
+    from spatialdata.transformations import Identity, Sequence, Translation
+
+    from spatialdata_plugins.core import read
+    from spatialdata_plugins.lazy_containers import ContainerLoadError, TiffLabelsContainer
+
+    rng = np.random.default_rng(5)
+    meta = {"axes": "CZYX", "PhysicalSizeZ": 2.0, "PhysicalSizeY": 0.25, "PhysicalSizeX": 0.2125}
+    tifffile.imwrite(
+        tmp_path / "v.ome.tif", rng.integers(0, 255, (3, 4, 20, 30), dtype=np.uint8), ome=True, metadata=meta
+    )
+    # off by default: pixels, as spatialdata's readers do
+    assert isinstance(get_transformation(OMETiffImageContainer(tmp_path / "v.ome.tif").load()), Identity)
+    element = OMETiffImageContainer(tmp_path / "v.ome.tif", physical_size=True).load()
+    scale = get_transformation(element)
+    assert isinstance(scale, Scale) and scale.axes == ("z", "y", "x")
+    np.testing.assert_allclose(scale.scale, [2.0, 0.25, 0.2125])
+    # applied before the container's own transformation, and kept through a store round trip
+    shift = Translation([10.0, 5.0], axes=("x", "y"))
+    sdata = SpatialData()
+    sdata.attach(OMETiffImageContainer(tmp_path / "v.ome.tif", key="v", physical_size=True, transformation=shift))
+    sdata.write(tmp_path / "o.zarr")
+    both = get_transformation(read(tmp_path / "o.zarr")["v"])
+    assert isinstance(both, Sequence) and isinstance(both.transformations[0], Scale)
+    # a pyramid level: the pixel size times the downsampling
+    full = rng.integers(0, 255, (64, 64), dtype=np.uint8)
+    with tifffile_writer(tmp_path / "p.ome.tif") as tif:
+        tif.write(full, subifds=1, tile=(32, 32), metadata={"axes": "YX", "PhysicalSizeX": 0.5, "PhysicalSizeY": 0.5})
+        tif.write(full[::2, ::2], subfiletype=1, tile=(32, 32))
+    level1 = TiffLabelsContainer(tmp_path / "p.ome.tif", level=1, physical_size=True).load()
+    np.testing.assert_allclose(get_transformation(level1).scale, [1.0, 1.0])
+    # asked for, but the file has no pixel sizes: a clear error
+    tifffile.imwrite(tmp_path / "plain.tif", full)
+    with pytest.raises(ContainerLoadError, match="PhysicalSize"):
+        TiffImageContainer(tmp_path / "plain.tif", physical_size=True).load()
+
+
 def tifffile_writer(path):
     import tifffile
 

@@ -376,6 +376,7 @@ class _TiffContainer(LazyContainer):
         series: int = 0,
         level: int = 0,
         dims: list[str] | tuple[str, ...] | None = None,
+        physical_size: bool = False,
         **kwargs: Any,
     ):
         super().__init__(location, key, **kwargs)
@@ -384,9 +385,56 @@ class _TiffContainer(LazyContainer):
         self.series = series
         self.level = level
         self.dims = list(dims) if dims is not None else None
+        self.physical_size = bool(physical_size)
 
     def params(self) -> dict[str, Any]:
-        return {"series": self.series, "level": self.level, "dims": self.dims}
+        out: dict[str, Any] = {"series": self.series, "level": self.level, "dims": self.dims}
+        if self.physical_size:
+            out["physical_size"] = True
+        return out
+
+    def physical_transformations(self, tif: Any, order: list[str]) -> dict[str, Any]:
+        """The transformations given to the model: with ``physical_size``, a scale from the OME-XML pixel sizes.
+
+        The scale (``PhysicalSizeX/Y/Z`` of the series, times the downsampling of the chosen pyramid level) maps
+        pixels to the file's physical unit and is applied before the container's own transformation.
+        """
+        transformations = self.transformations()
+        if not self.physical_size:
+            return transformations
+        import tifffile
+        from spatialdata.transformations import Scale, Sequence
+
+        sizes: dict[str, float] = {}
+        try:
+            ome = tifffile.xml2dict(tif.ome_metadata)["OME"] if tif.is_ome else {}
+            images = ome.get("Image", [])
+            images = images if isinstance(images, list) else [images]
+            pixels = images[self.series]["Pixels"] if self.series < len(images) else {}
+            for d in ("z", "y", "x"):
+                value = pixels.get(f"PhysicalSize{d.upper()}")
+                if value is not None and d in order:
+                    sizes[d] = float(value)
+        except (KeyError, IndexError, TypeError, ValueError):
+            sizes = {}
+        if "x" not in sizes and "y" not in sizes:
+            raise ContainerLoadError(
+                self._problem("physical_size=True, but the file records no PhysicalSizeX/PhysicalSizeY (OME-XML)")
+            )
+        series = tif.series[self.series]
+        base, level = series.levels[0], series.levels[self.level]
+        axes = [d for d in order if d in ("z", "y", "x")]
+        scale = []
+        for d in axes:
+            factor = 1.0
+            for ax, n0, n in zip(base.axes, base.shape, level.shape, strict=True):
+                if _TIFF_AXES.get(ax) == d and n:
+                    factor = n0 / n
+            scale.append(sizes.get(d, 1.0) * factor)
+        pixel_to_unit = Scale(scale, axes=tuple(axes))
+        cs = self.coordinate_system
+        own = self.transformation
+        return {cs: pixel_to_unit if own is None else Sequence([pixel_to_unit, own])}
 
     def _open(self) -> tuple[Any, Any]:
         """(TiffFile, file handle or None)."""
@@ -458,6 +506,9 @@ class TiffImageContainer(_TiffContainer):
     dims
         SpatialData dims of the stored axes (``["c", "y", "x"]``); by default from tifffile's axes (``YX``, ``CYX``,
         ``ZCYX``, ``YXS``...), size-1 axes such as ``T`` are dropped and a missing channel axis is added.
+    physical_size
+        Scale pixels by the OME-XML ``PhysicalSizeX/Y/Z`` (times the level's downsampling), before ``transformation``;
+        off by default (the element is in pixels, as spatialdata's readers do).
     channel_names
         Channel names (``c`` coordinates).
     **kwargs
@@ -498,7 +549,8 @@ class TiffImageContainer(_TiffContainer):
         if names is not None and len(names) != n_channels:
             raise ContainerValidationError(self._problem(f"{len(names)} channel names for {n_channels} channels"))
         model = Image3DModel if "z" in order else Image2DModel
-        return model.parse(array, dims=tuple(order), c_coords=names, transformations=self.transformations())
+        transformations = self.physical_transformations(tif, order)
+        return model.parse(array, dims=tuple(order), c_coords=names, transformations=transformations)
 
 
 @_register_builtin
@@ -541,7 +593,7 @@ class TiffLabelsContainer(_TiffContainer):
         Path or fsspec URL of the TIFF; integer pixels.
     key
         Element name.
-    series, level, dims
+    series, level, dims, physical_size
         As for :class:`TiffImageContainer` (dims among ``z``, ``y``, ``x``).
     **kwargs
         Common options of :class:`LazyContainer`.
@@ -554,7 +606,7 @@ class TiffLabelsContainer(_TiffContainer):
         """Parse with ``Labels2DModel`` or ``Labels3DModel``."""
         from spatialdata.models import Labels2DModel, Labels3DModel
 
-        array, axes, _ = raw
+        array, axes, tif = raw
         dims, squeeze = self.dims_of(axes, array.shape)
         if "c" in dims:
             i = dims.index("c")
@@ -569,7 +621,7 @@ class TiffLabelsContainer(_TiffContainer):
         if not np.issubdtype(array.dtype, np.integer):
             raise ContainerValidationError(self._problem(f"labels need integer pixels, the file has {array.dtype}"))
         model = Labels3DModel if "z" in order else Labels2DModel
-        return model.parse(array, dims=tuple(order), transformations=self.transformations())
+        return model.parse(array, dims=tuple(order), transformations=self.physical_transformations(tif, order))
 
 
 # ------------------------------------------------------------------------------------------------ tables
