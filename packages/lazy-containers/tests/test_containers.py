@@ -221,6 +221,20 @@ def test_ome_tiff_physical_size_becomes_a_scale(tmp_path):
         TiffImageContainer(tmp_path / "plain.tif", physical_size=True).load()
 
 
+@pytest.mark.parametrize("depth", [3, 6])
+def test_plain_tiff_stack_as_labels_is_a_volume(tmp_path, depth):
+    """Labels have no channels: the unnamed leading axis of a plain TIFF stack (QYX, or SYX up to 4) is z."""
+    import tifffile
+
+    from spatialdata_plugins.lazy_containers import TiffLabelsContainer
+
+    volume = np.random.default_rng(depth).integers(0, 9, (depth, 16, 24), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "stack.tif", volume)
+    element = TiffLabelsContainer(tmp_path / "stack.tif").load()
+    assert element.dims == ("z", "y", "x")
+    np.testing.assert_array_equal(element.data.compute(), volume)
+
+
 def tifffile_writer(path):
     import tifffile
 

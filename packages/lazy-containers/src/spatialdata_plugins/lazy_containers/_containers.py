@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -367,6 +367,8 @@ def _aggregate_chunks(shape: tuple[int, ...], chunks: tuple[int, ...], itemsize:
 
 class _TiffContainer(LazyContainer):
     validated_by_parse = True
+    plain_stack_axes: ClassVar[dict[str, str]] = {}
+    """How the unnamed leading axis of a plain TIFF stack (tifffile's ``QYX`` or ``SYX``) is read."""
 
     def __init__(
         self,
@@ -472,9 +474,11 @@ class _TiffContainer(LazyContainer):
             if len(self.dims) != len(shape):
                 raise ContainerLoadError(self._problem(f"dims {self.dims} given for an array of shape {shape}"))
             return list(self.dims), []
+        stack = len(axes) == 3 and axes[1:] == "YX" and axes[0] in self.plain_stack_axes
         dims, squeeze = [], []
         for i, (ax, n) in enumerate(zip(axes, shape, strict=True)):
-            dim = _TIFF_AXES.get(ax)
+            # a plain TIFF stack: tifffile names its leading axis Q (unknown) or S (planar samples, up to 4)
+            dim = self.plain_stack_axes[ax] if stack and i == 0 else _TIFF_AXES.get(ax)
             if dim is None or dim in dims:
                 if n != 1:
                     raise ContainerLoadError(
@@ -601,6 +605,8 @@ class TiffLabelsContainer(_TiffContainer):
 
     type_name = "TiffLabels"
     element_type = "labels"
+    plain_stack_axes: ClassVar[dict[str, str]] = {"Q": "z", "S": "z"}
+    """Labels have no channels: the unnamed leading axis of a plain TIFF stack is ``z``."""
 
     def to_element(self, raw: Any) -> Any:
         """Parse with ``Labels2DModel`` or ``Labels3DModel``."""
@@ -611,7 +617,12 @@ class TiffLabelsContainer(_TiffContainer):
         if "c" in dims:
             i = dims.index("c")
             if array.shape[i] != 1:
-                raise ContainerLoadError(self._problem(f"labels must have one channel, the file has {array.shape[i]}"))
+                raise ContainerLoadError(
+                    self._problem(
+                        f"labels must have one channel, the file has {array.shape[i]} (axes {axes!r}); "
+                        "pass dims=[...] naming each axis"
+                    )
+                )
             squeeze.append(i)
             dims.pop(i)
         if squeeze:
