@@ -95,6 +95,30 @@ def test_labels_are_fused_without_new_ids(exact_tiles):
     np.testing.assert_array_equal(values, truth.labels[window])
 
 
+@pytest.mark.parametrize("dtype", [np.uint32, np.int64, np.uint64])
+def test_label_ids_beyond_float32_precision_survive(dtype):
+    # multiview-stitcher resamples in float32, which holds integers exactly only up to 2**24
+    from spatialdata import SpatialData
+    from spatialdata.transformations import Scale, Sequence, Translation
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.repeat(rng.integers(2**24, 2**31, size=(12, 12)), 8, axis=0), 8, axis=1).astype(dtype)
+    labels[:8, :8] = 0
+    if np.dtype(dtype).itemsize == 8:
+        labels[-8:, -8:] = 2**40 + 3
+    tiles = {}
+    for name, (y, x) in {"l0": (0, 0), "l1": (0, 40), "l2": (40, 0), "l3": (40, 40)}.items():
+        shift = Translation([3 + y / 2, -2 + x / 2], axes=("y", "x"))
+        placement = Sequence([Scale([0.5, 0.5], axes=("y", "x")), shift])
+        tiles[name] = Labels2DModel.parse(
+            labels[y : y + 56, x : x + 56], dims=("y", "x"), transformations={"global": placement}
+        )
+    fused = fuse_sdata_images(SpatialData(labels=tiles), "l*", progress=False)
+    assert fused.dtype == dtype
+    np.testing.assert_array_equal(fused.values, labels)
+    np.testing.assert_allclose(_translation(get_transformation(fused, "global")), [3, -2])
+
+
 def test_labels_at_subpixel_positions_keep_their_ids(tiles):
     sdata, truth = synthetic_tiles(grid=(2, 2), tile_size=64, jitter=2.5, labels=True, seed=5)
     fused = fuse_sdata_images(sdata, "labels_*", output_spacing=0.7, progress=False).values

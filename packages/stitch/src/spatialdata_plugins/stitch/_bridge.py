@@ -73,6 +73,11 @@ class Tile:
         return {dim: int(data.sizes[dim]) for dim in self.spatial_dims}
 
 
+def _names(channels: list[Any] | None) -> list[Any] | None:
+    """Channel names as plain Python values (for readable messages)."""
+    return None if channels is None else [c.item() if isinstance(c, np.generic) else c for c in channels]
+
+
 def _element_kind(sdata: Any, name: str) -> str | None:
     if name in sdata.images:
         return "images"
@@ -233,7 +238,8 @@ def collect_tiles(sdata: Any, names: Sequence[str], coordinate_system: str) -> l
             )
         if tile.channels != first.channels:
             raise TileMismatchError(
-                f"tiles differ in channels: {first.name!r} has {first.channels}, {tile.name!r} has {tile.channels}; "
+                f"tiles differ in channels: {first.name!r} has {_names(first.channels)}, {tile.name!r} has "
+                f"{_names(tile.channels)}; "
                 "every tile needs the same channels in the same order"
             )
         if tile.dtype != first.dtype:

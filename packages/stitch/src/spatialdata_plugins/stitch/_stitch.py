@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -90,7 +91,7 @@ def _channel_index(tile: Tile, channel: Any) -> int:
         return names.index(str(channel))
     if isinstance(channel, int) and not isinstance(channel, bool) and 0 <= channel < len(names):
         return channel
-    raise InvalidArgumentError(f"channel {channel!r} is not a channel of the tiles; they have {tile.channels}")
+    raise InvalidArgumentError(f"channel {channel!r} is not a channel of the tiles; they have {names}")
 
 
 def _reference_index(tiles: list[Tile], reference: str | None) -> int:
@@ -153,6 +154,36 @@ def _squeeze_affine(param: Any) -> np.ndarray:
             param = param.isel(t=0)
         param = param.transpose("x_in", "x_out").values
     return np.asarray(param, dtype=float)
+
+
+# float32 (what multiview-stitcher resamples in) holds integers exactly only up to 2**24: wider label ids are fused as
+# 16-bit pieces in separate channels (each channel picks the same winning tile) and put back together afterwards.
+_ID_BITS = 16
+
+
+def _label_parts(dtype: np.dtype) -> int:
+    return max(1, dtype.itemsize * 8 // _ID_BITS) if dtype.kind in "iu" and dtype.itemsize > 2 else 1
+
+
+def _split_label_sim(sim: xr.DataArray, parts: int) -> xr.DataArray:
+    """Split a label sim (one channel) into ``parts`` 16-bit channels, keeping its coordinates and transforms."""
+    kind = np.dtype(f"u{sim.dtype.itemsize}")
+    unsigned = sim.data.view(kind) if sim.dtype.kind == "i" else sim.data
+    pieces = [
+        sim.copy(data=((unsigned >> kind.type(_ID_BITS * k)) & kind.type(2**_ID_BITS - 1)).astype(np.uint16))
+        for k in range(parts)
+    ]
+    out = xr.concat(pieces, dim="c").assign_coords(c=np.arange(parts))
+    out.attrs = copy.deepcopy(sim.attrs)
+    return out
+
+
+def _join_label_sim(sim: xr.DataArray, parts: int, dtype: np.dtype) -> xr.DataArray:
+    """Inverse of :func:`_split_label_sim` on the fused image."""
+    unsigned = np.dtype(f"u{dtype.itemsize}")
+    data = sum(sim.data[:, k : k + 1].astype(unsigned) << unsigned.type(_ID_BITS * k) for k in range(parts))
+    joined = sim.isel(c=slice(0, 1)).copy(data=data.view(dtype) if dtype.kind == "i" else data.astype(dtype))
+    return joined.assign_coords(c=sim.coords["c"].values[:1])
 
 
 # ---------------------------------------------------------------------------------------------- registration
@@ -556,6 +587,9 @@ def fuse_sdata_images(
         levels = [level_for_spacing(t, spacing) if spacing is not None else 0 for t in tiles]
         sims = [tile_levels[lvl] for tile_levels, lvl in zip(tile_sims, levels, strict=True)]
         properties = _output_properties(tiles, sims, key, spacing, output_extent, output_stack_mode)
+        parts = _label_parts(np.dtype(tiles[0].dtype)) if kind == "labels" else 1
+        if parts > 1:
+            sims = [_split_label_sim(sim, parts) for sim in sims]
         fused = fusion.fuse(
             sims,
             transform_key=key,
@@ -568,6 +602,8 @@ def fuse_sdata_images(
             interpolation_order=interpolation_order,
             blending_widths=widths,
         )
+        if parts > 1:
+            fused = _join_label_sim(fused, parts, np.dtype(tiles[0].dtype))
     if register and update_transformations:
         # only once the fusion is set up, so that a bad output option leaves the tiles as they were
         _write_back(sdata, tiles, [c @ t.matrix for c, t in zip(corrections, tiles, strict=True)], coordinate_system)
