@@ -144,6 +144,27 @@ def test_nested_transactions_on_the_same_repository(filled_repo, repo_path):
     assert filled_repo.lookup_branch("main") != tip
 
 
+def test_nested_transaction_given_a_session_of_the_same_repository(filled_repo):
+    tip = filled_repo.lookup_branch("main")
+    sdata = sdi.read(filled_repo)
+    session = filled_repo.writable_session("main")
+    with pytest.raises(sdi.NestedTransactionError, match="already open"):
+        with sdi.transaction(sdata, filled_repo, message="outer", progress=False):
+            del sdata["regions"]
+            with sdi.transaction(sdata, session, message="inner", progress=False):
+                del sdata["cells"]
+    assert filled_repo.lookup_branch("main") == tip and "regions" in sdata and "cells" in sdata
+    with pytest.raises(sdi.NestedTransactionError, match="already open"):  # the other way round
+        with sdi.transaction(sdata, filled_repo.writable_session("main"), message="outer", progress=False):
+            del sdata["regions"]
+            with sdi.transaction(sdata, filled_repo, message="inner", progress=False):
+                del sdata["cells"]
+    assert filled_repo.lookup_branch("main") == tip and "regions" in sdata and "cells" in sdata
+    with sdi.transaction(sdata, session, message="after", progress=False):  # the locks were released
+        del sdata["regions"]
+    assert filled_repo.lookup_branch("main") != tip
+
+
 def test_bad_arguments(filled_repo, small_sdata):
     with pytest.raises(InvalidArgumentError, match="message"):
         sdi.transaction(small_sdata, filled_repo, message="")

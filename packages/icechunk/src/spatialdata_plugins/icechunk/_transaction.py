@@ -27,6 +27,7 @@ from spatialdata_plugins.icechunk._repo import (
 METADATA_KEY = "spatialdata_plugins"
 
 _active = threading.local()
+_ICECHUNK_FIRST_SNAPSHOT = "1CECHNKREP0F1RSTCMT0"  # every icechunk repository starts with this id
 
 
 def _active_keys() -> set[str]:
@@ -191,7 +192,7 @@ class Transaction:
         self.snapshot_id: str | None = None
         self.changes: Changes | None = None
         self.forks_merged = 0
-        self._key: str | None = None
+        self._keys: list[str] = []
         self._before: dict[str, tuple[str, Any, str]] = {}
         self._attrs_before: dict[str, Any] = {}
 
@@ -199,26 +200,38 @@ class Transaction:
 
     def __enter__(self) -> Transaction:
         session = self._given_session
-        if session is None:
-            assert self.repo is not None
-            self._key = repo_key(self.repo)
-        else:
-            self._key = f"session-{id(session)}"
         keys = _active_keys()
-        if self._key in keys:
-            raise NestedTransactionError(
-                f"a transaction on {self._where()} is already open in this thread; nested transactions on the same "
-                "repository are not supported: make the changes in the outer transaction"
-            )
         if session is None:
             assert self.repo is not None
+            repo_id = repo_key(self.repo)
+            if repo_id in keys:
+                raise self._nested_error()
             session = writable_session(self.repo, self.branch)
+        else:
+            repo_id = None
+        # a session does not tell which repository it belongs to: identify the branch state it starts from too, so
+        # that a session of a repository with an open transaction (or the reverse) counts as nested. Ids are random,
+        # except the fixed first snapshot of every icechunk repository, which identifies nothing.
+        state_id = None
+        if session.snapshot_id != _ICECHUNK_FIRST_SNAPSHOT:
+            state_id = f"state-{session.branch}@{session.snapshot_id}"
+            if state_id in keys:
+                raise self._nested_error()
+        self._keys = [k for k in (repo_id, state_id, f"session-{id(session)}") if k is not None]
+        if self._keys[-1] in keys:
+            raise self._nested_error()
         self.session = session
         self.base_snapshot = session.snapshot_id
         self._before = _state(self.sdata)
         self._attrs_before = copy.deepcopy(dict(self.sdata.attrs))
-        keys.add(self._key)
+        keys.update(self._keys)
         return self
+
+    def _nested_error(self) -> NestedTransactionError:
+        return NestedTransactionError(
+            f"a transaction on {self._where()} is already open in this thread; nested transactions on the same "
+            "repository are not supported: make the changes in the outer transaction"
+        )
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
         try:
@@ -229,8 +242,8 @@ class Transaction:
             self._commit()
             return False
         finally:
-            if self._key is not None:
-                _active_keys().discard(self._key)
+            _active_keys().difference_update(self._keys)
+            self._keys = []
 
     # -------------------------------------------------------------------------------------------- internals
 
