@@ -67,6 +67,19 @@ def test_cli_adds_the_fused_element_and_leaves_the_rest(cli, store):
     assert set(np.unique(back["fused_labels"].values)) <= set(np.unique(truth.labels))
 
 
+def test_cli_takes_several_names_after_one_elements_option_or_comma_separated(cli, store):
+    path, _ = store
+    result = _run(cli, path, "--elements", "tile_0_0", "tile_0_1", "--out", "top", "--single-scale")
+    assert result.exit_code == 0, result.output
+    assert "fused 2 tiles (tile_0_0, tile_0_1)" in result.output
+    result = _run(cli, path, "-e", "tile_0_0,tile_1_0", "-o", "left", "--single-scale")
+    assert result.exit_code == 0, result.output
+    assert "fused 2 tiles (tile_0_0, tile_1_0)" in result.output
+    images = read(path).images
+    assert images["top"].sizes["x"] > images["tile_0_0"].sizes["x"] == images["top"].sizes["y"]
+    assert images["left"].sizes["y"] > images["tile_0_0"].sizes["y"] == images["left"].sizes["x"]
+
+
 def test_cli_refuses_to_overwrite_unless_asked_and_never_a_tile(cli, store, capsys):
     path, _ = store
     assert _run(cli, path, "-e", "tile_0_0", "-e", "tile_0_1", "-o", "fused", "--single-scale").exit_code == 0

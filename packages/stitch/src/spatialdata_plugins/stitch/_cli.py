@@ -9,13 +9,15 @@ from spatialdata_plugins.stitch._options import FUSION_METHODS, TRANSFORMS
 
 @click.command("stitch")
 @click.argument("path")
+@click.argument("more_elements", nargs=-1, metavar="[ELEMENT]...")
 @click.option(
     "--elements",
     "-e",
     "elements",
     multiple=True,
     required=True,
-    help="Tile element name or glob pattern (repeatable), e.g. -e 'fov_*'.",
+    help="Tile element names or glob patterns: repeatable, comma-separated, or several after one --elements "
+    "(-e 'fov_*', -e fov_1,fov_2, --elements fov_1 fov_2).",
 )
 @click.option("--out", "-o", "out", required=True, help="Name of the fused element written into PATH.")
 @click.option("--coordinate-system", "-c", default="global", show_default=True, help="Coordinate system of the tiles.")
@@ -34,6 +36,7 @@ from spatialdata_plugins.stitch._options import FUSION_METHODS, TRANSFORMS
 @click.option("--progress/--no-progress", default=None, help="Progress bars (default: on a terminal).")
 def stitch_command(
     path: str,
+    more_elements: tuple[str, ...],
     elements: tuple[str, ...],
     out: str,
     coordinate_system: str,
@@ -52,6 +55,7 @@ def stitch_command(
     """Fuse the tiles ELEMENTS of the store at PATH into one element OUT, written back into PATH.
 
     The store is read lazily with the core; only the new element is written (the other elements are not touched).
+    Names given after PATH (for example ``--elements fov_1 fov_2``) are further tiles.
     """
     from spatialdata_plugins.core import read
     from spatialdata_plugins.core._cli import parse_storage_options
@@ -62,7 +66,8 @@ def stitch_command(
     options = parse_storage_options(storage_options)
     sdata = read(path, selection=["images", "labels"], storage_options=options)
     names: list[str] = []
-    for pattern in elements:
+    patterns = [p.strip() for value in (*elements, *more_elements) for p in value.split(",") if p.strip()]
+    for pattern in patterns:
         names += [n for n in select_names(sdata, pattern) if n not in names]
     channel_arg: str | int | None = int(channel) if channel is not None and channel.isdigit() else channel
     fused = fuse_sdata_images(
