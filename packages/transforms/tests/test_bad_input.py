@@ -210,6 +210,43 @@ def test_dataset_transformation_restrictions(tmp_path, make_image, space):
         TransformGraph.from_multiscales(root["img"])
 
 
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        (  # neither side is the intrinsic coordinate system
+            {"type": "scale", "scale": [2, 2], "input": {"name": "a"}, "output": {"name": "b"}},
+            r"coordinateTransformations\[0\]: scale transformation.*must be the intrinsic coordinate system 'physical'",
+        ),
+        (  # a child labels group may only be linked by identity, scale or translation
+            {
+                "type": "affine",
+                "affine": [[1, 0, 1], [0, 1, 0]],
+                "input": {"name": "lab", "path": "labels/cells"},
+                "output": {"name": "physical"},
+            },
+            r"affine transformation.*field 'input' refers to a child group \('labels/cells'\).*identity, scale or",
+        ),
+    ],
+)
+def test_multiscales_transformation_rules(tmp_path, make_image, space, extra, match):
+    root = zarr.open_group(tmp_path / "i.zarr", mode="w")
+    img = make_image(root, "img", space("physical"), {"type": "scale", "scale": [1, 1]})
+    make_image(img, "labels/cells", space("lab"), {"type": "scale", "scale": [1, 1]})
+    attrs = img.attrs.asdict()
+    attrs["ome"]["multiscales"][0]["coordinateSystems"] += [space("a"), space("b")]
+    attrs["ome"]["multiscales"][0]["coordinateTransformations"] = [extra]
+    img.attrs.put(attrs)
+    with pytest.raises(TransformationError, match=match):
+        TransformGraph.from_multiscales(root["img"])
+    # the same edges are fine once they follow the rules
+    ok = dict(extra, input={"name": "physical"}, output={"name": "a"}) if "affine" not in extra else extra
+    ok = dict(ok, type="translation", translation=[1, 0]) if "affine" in extra else ok
+    ok.pop("affine", None)
+    attrs["ome"]["multiscales"][0]["coordinateTransformations"] = [ok]
+    img.attrs.put(attrs)
+    TransformGraph.from_multiscales(root["img"])
+
+
 def test_sequence_with_subspace_steps_never_gives_numbers():
     """``sequenceSubspace1.json``-style steps are kept for writing but refused by every numeric path.
 

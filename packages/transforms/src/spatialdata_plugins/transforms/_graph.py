@@ -273,6 +273,7 @@ class TransformGraph:
             for k, item in enumerate(extra):
                 where = f"{at}.coordinateTransformations[{k}]"
                 t = parse_transformation(item, group=group, where=where)
+                _check_multiscales_transformation(t, intrinsic, where)
                 for side in ("input", "output"):
                     ref = getattr(t, side)
                     if ref is not None and ref.path and ref.name:
@@ -481,6 +482,33 @@ def _check_dataset_transformation(t: Transformation, where: str) -> None:
             f"{where}: {t.describe()}: a dataset transformation must be a scale, an identity, or a sequence of a "
             "scale followed by a translation"
         )
+
+
+def _check_multiscales_transformation(t: Transformation, intrinsic: set[str], where: str) -> None:
+    """The 0.6rc0 rules for ``multiscales > coordinateTransformations``.
+
+    One side is the intrinsic coordinate system (by ``name``, no ``path``); the other is a named system of the same
+    group or (by ``name`` and ``path``) of a child labels group, and then the transformation is an ``identity``,
+    ``scale`` or ``translation``.
+    """
+    from spatialdata_plugins.transforms._model import Scale, Translation
+
+    refs = {side: getattr(t, side) for side in ("input", "output")}
+    for side, ref in refs.items():
+        if ref is None or not ref.name:
+            raise TransformationError(f"{where}: {t.describe()}: field {side!r} must name a coordinate system")
+    if not any(not ref.path and ref.name in intrinsic for ref in refs.values()):
+        raise TransformationError(
+            f"{where}: {t.describe()}: field 'input' or 'output' must be the intrinsic coordinate system "
+            f"{' / '.join(sorted(intrinsic))!r} of the multiscales (by name, without path), got "
+            f"{refs['input']} -> {refs['output']}"
+        )
+    for side, ref in refs.items():
+        if ref.path and not isinstance(t, Identity | Scale | Translation):
+            raise TransformationError(
+                f"{where}: {t.describe()}: field {side!r} refers to a child group ({ref.path!r}), so the "
+                "transformation must be an identity, scale or translation"
+            )
 
 
 def _check_unique_names(ts: Iterable[Transformation], where: str) -> None:
