@@ -165,6 +165,23 @@ def test_nested_transaction_given_a_session_of_the_same_repository(filled_repo):
     assert filled_repo.lookup_branch("main") != tip
 
 
+def test_transaction_commits_to_the_branch_sdata_was_read_from(filled_repo):
+    main_tip = filled_repo.lookup_branch("main")
+    sdi.create_branch(filled_repo, "dev")
+    sdata = sdi.read(filled_repo, branch="dev")
+    with sdi.transaction(sdata, filled_repo, message="on dev", progress=False) as tx:
+        del sdata["regions"]
+    assert tx.branch == "dev" and filled_repo.lookup_branch("dev") == tx.snapshot_id
+    assert filled_repo.lookup_branch("main") == main_tip  # main is not touched by a change made on dev data
+    with sdi.transaction(sdata, filled_repo, message="again on dev", progress=False) as tx:  # still dev after commit
+        del sdata["cells"]
+    assert filled_repo.lookup_branch("dev") == tx.snapshot_id and filled_repo.lookup_branch("main") == main_tip
+    assert "regions" in sdi.read(filled_repo) and "regions" not in sdi.read(filled_repo, branch="dev")
+    with sdi.transaction(sdata, filled_repo, message="explicit", branch="main", progress=False) as tx:
+        sdata.attrs["explicit"] = True
+    assert filled_repo.lookup_branch("main") == tx.snapshot_id
+
+
 def test_bad_arguments(filled_repo, small_sdata):
     with pytest.raises(InvalidArgumentError, match="message"):
         sdi.transaction(small_sdata, filled_repo, message="")

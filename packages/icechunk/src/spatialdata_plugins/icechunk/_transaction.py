@@ -177,7 +177,7 @@ class Transaction:
             self.branch = repo.branch
         else:
             self.repo = open_repository(repo, storage_options=storage_options)
-            self.branch = branch or DEFAULT_BRANCH
+            self.branch = branch or _branch_read_from(sdata, self.repo) or DEFAULT_BRANCH
         if parallel not in ("auto", "fork", "direct"):
             raise InvalidArgumentError(f"parallel must be 'auto', 'fork' or 'direct', got {parallel!r}")
         self.message = message
@@ -370,6 +370,16 @@ class Transaction:
         self.sdata.location = location
 
 
+def _branch_read_from(sdata: spatialdata.SpatialData, repo: icechunk.Repository) -> str | None:
+    """The branch ``sdata`` was read from (or last committed to) if that was on ``repo``, else ``None``."""
+    extra = getattr(getattr(sdata, "location", None), "extra", None) or {}
+    source = extra.get("icechunk_repository")
+    branch = extra.get("icechunk_branch")
+    if branch and isinstance(source, icechunk.Repository) and repo_key(source) == repo_key(repo):
+        return str(branch)
+    return None
+
+
 def _conflicting_elements(exc: BaseException) -> list[str]:
     names: set[str] = set()
     for conflict in getattr(exc, "conflicts", None) or []:
@@ -418,7 +428,8 @@ def transaction(
     message
         Commit message.
     branch
-        Branch to commit to (default ``"main"``).
+        Branch to commit to. Default: the branch ``sdata`` was read from with :func:`read` on this repository (a
+        SpatialData read from ``branch="dev"`` commits to ``dev``), else ``"main"``.
     metadata
         Extra JSON commit metadata; the plugin adds ``{"spatialdata_plugins": {"added", "replaced", "deleted",
         "attrs_changed", "element_types"}}``.
