@@ -169,6 +169,17 @@ def test_3d_tiles():
     np.testing.assert_allclose(values.astype(float), truth.image[(slice(None), *window)].astype(float), atol=1)
 
 
+def test_3d_pyramid_of_a_thin_stack_keeps_its_planes():
+    # a few z planes cannot be halved like the y/x plane (to_multiscale would refuse a factor of 2 on z)
+    sdata, truth = synthetic_tiles(grid=(1, 1, 2), tile_size=(3, 160, 140), jitter=0.0, seed=6)
+    fused = fuse_sdata_images(sdata, "tile_*", multiscale=True, progress=False)
+    shapes = [fused[k].ds["image"].shape for k in fused.children]
+    assert len(shapes) >= 2 and all(shape[1] == 3 for shape in shapes), shapes
+    assert shapes[1][2:] == (shapes[0][2] // 2, shapes[0][3] // 2)
+    values, window = _placed(fused["scale0"].ds["image"], truth, axes=("z", "y", "x"))
+    np.testing.assert_allclose(values.astype(float), truth.image[(slice(None), *window)].astype(float), atol=1)
+
+
 def test_fusion_on_a_distributed_cluster(exact_tiles):
     distributed = pytest.importorskip("distributed")
     sdata, truth = exact_tiles

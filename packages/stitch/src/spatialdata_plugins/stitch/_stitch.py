@@ -494,7 +494,8 @@ def fuse_sdata_images(
         ``"union"`` (default) or ``"intersection"`` of the tiles, when ``output_extent`` is not given.
     multiscale
         ``False``: a single-scale ``DataArray``. ``True``: a ``DataTree`` pyramid with factors of 2 down to about
-        64 pixels. A list of ints: those scale factors (each relative to the previous level).
+        64 pixels. A list of ints: those scale factors (each relative to the previous level). For 3D images the
+        factors apply to y and x; z is halved only while it keeps 64 planes (``True``) or one plane (a list).
     fusion_method
         Images: ``"weighted_average"`` (default, smooth blending at tile borders), ``"average"``, ``"max"``, or a
         multiview-stitcher fusion callable. Labels: always nearest id (``None`` or ``"labels"``).
@@ -609,7 +610,24 @@ def fuse_sdata_images(
         _write_back(sdata, tiles, [c @ t.matrix for c, t in zip(corrections, tiles, strict=True)], coordinate_system)
     if compute:
         fused = fused.copy(data=compute_with_progress(fused.data, f"fusing {len(tiles)} tiles", progress))
+    shape = {a: int(fused.sizes[a]) for a in axes}
     if scale_factors == []:
-        shape = {a: int(fused.sizes[a]) for a in axes}
         scale_factors = default_scale_factors(shape) or [2]
-    return fused_sim_to_element(fused, tiles[0], coordinate_system, scale_factors)
+        return fused_sim_to_element(fused, tiles[0], coordinate_system, _with_z(scale_factors, shape, 64))
+    return fused_sim_to_element(fused, tiles[0], coordinate_system, _with_z(scale_factors, shape, 1))
+
+
+def _with_z(scale_factors: list[int] | None, shape: dict[str, int], min_z: int) -> list[Any] | None:
+    """Per-axis pyramid factors for 3D: z is only halved while it keeps ``min_z`` planes (thin stacks stay whole).
+
+    The factors apply to y and x as given; a z stack of a few planes cannot be divided like the y/x plane.
+    """
+    if scale_factors is None or "z" not in shape:
+        return scale_factors
+    out: list[Any] = []
+    z = shape["z"]
+    for factor in scale_factors:
+        zf = factor if z // factor >= min_z else 1
+        z //= zf
+        out.append({"z": zf, "y": factor, "x": factor})
+    return out
