@@ -20,6 +20,7 @@ from spatialdata_plugins.core import ElementNotFoundError, read, write
 from spatialdata_plugins.core._cli import build_cli, main
 from spatialdata_plugins.density import (
     CoordinateSystemError,
+    DensityArgumentError,
     plot_density_profile,
     ring_density,
     smooth_density_by_distance,
@@ -275,3 +276,51 @@ def test_points_read_lazily_from_s3(sdata, s3_bucket, cli, capsys):
               "--out", "rings", "--no-progress", *options])  # fmt: skip
     assert info.value.code == 2
     assert "local stores only" in capsys.readouterr().err
+
+
+def test_cells_grouped_by_a_column_of_an_annotating_table(sdata):
+    import anndata as ad
+    from spatialdata.models import TableModel
+
+    sd, *_ = sdata
+    cells = sd.shapes["cells"]
+    cell_type = cells["cell_type"].to_numpy()
+    sd.shapes["cells"] = cells.drop(columns=["cell_type"])
+    obs = pd.DataFrame(
+        {"kind": pd.Categorical(cell_type), "region": pd.Categorical(["cells"] * len(cells)), "cid": cells.index},
+        index=[str(i) for i in range(len(cells))],
+    )
+    # rows in a different order than the shapes, to check the alignment by instance id
+    obs = obs.iloc[::-1]
+    sd.tables["cell_table"] = TableModel.parse(
+        ad.AnnData(obs=obs), region="cells", region_key="region", instance_key="cid"
+    )
+    res = ring_density(sd, shapes="cells", contours="tumours", ring_width=10, n_rings_in=2, n_rings_out=2, genes="kind")
+    sd.shapes["cells"] = cells
+    ref = ring_density(
+        sd, shapes="cells", contours="tumours", ring_width=10, n_rings_in=2, n_rings_out=2, genes="cell_type"
+    )
+    assert set(res["group"]) == {"T", "B", "all"}
+    np.testing.assert_array_equal(res["count"].to_numpy(), ref["count"].to_numpy())
+    with pytest.raises(DensityArgumentError, match="no column 'nope'.*cell_table"):
+        ring_density(sd, shapes="cells", contours="tumours", ring_width=10, genes="nope")
+
+
+def test_multiscale_labels_domain_clips_like_its_polygon(sdata):
+    sd, *_ = sdata
+    tissue = sd.labels["tissue"]
+    sd.labels["tissue_ms"] = Labels2DModel.parse(
+        tissue.data.compute(),
+        dims=("y", "x"),
+        scale_factors=[2],
+        transformations=spatialdata.transformations.get_transformation(tissue, get_all=True),
+    )
+    kw = {"points": "transcripts", "contours": "tumours", "ring_width": 10, "n_rings_in": 2, "n_rings_out": 2}
+    via_ms = ring_density(sd, domain="tissue_ms", **kw)
+    via_polygon = ring_density(sd, domain=shapely.box(0, 100, 400, 300), **kw)
+    pd.testing.assert_frame_equal(via_ms, via_polygon, check_exact=False, rtol=1e-9)
+    sd.labels["elsewhere"] = Labels2DModel.parse(
+        tissue.data.compute(), dims=("y", "x"), scale_factors=[2], transformations={"other": Identity()}
+    )
+    with pytest.raises(CoordinateSystemError, match="share no coordinate system"):
+        ring_density(sd, domain="elsewhere", **kw)

@@ -11,6 +11,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+import xarray as xr
 from shapely.geometry.base import BaseGeometry
 
 from spatialdata_plugins.core import ElementNotFoundError
@@ -52,6 +53,11 @@ def _element(sdata: Any, name: str, kinds: tuple[str, ...], role: str) -> Any:
 def _systems(element: Any) -> set[str] | None:
     from spatialdata.transformations import get_transformation
 
+    if isinstance(element, xr.DataTree):  # multiscale image/labels: transformations live on the scale levels
+        try:
+            return set(get_transformation(element, get_all=True)) or None
+        except (KeyError, ValueError, AttributeError, TypeError, AssertionError):
+            return None
     attrs = getattr(element, "attrs", None)  # a dict, or spatialdata's accessor on dask DataFrames
     try:
         transforms = attrs.get("transform") if attrs is not None else None
@@ -140,19 +146,43 @@ def _centroid_frame(gdf: gpd.GeoDataFrame) -> pd.DataFrame:
     return out
 
 
+def _annotating_tables(sdata: Any, element_name: str) -> list[str]:
+    from spatialdata.models import TableModel
+
+    names = []
+    for name, table in sdata.tables.items():
+        attrs = table.uns.get(TableModel.ATTRS_KEY, {}) or {}
+        region = attrs.get(TableModel.REGION_KEY)
+        regions = [region] if isinstance(region, str) else list(region or [])
+        if element_name in regions:
+            names.append(name)
+    return names
+
+
 def _shape_groups(sdata: Any, shapes_name: str | None, gdf: gpd.GeoDataFrame, column: str) -> pd.Series:
     if column in gdf.columns:
         return gdf[column]
     if sdata is not None and shapes_name is not None:
         from spatialdata import get_values
 
-        try:
-            values = get_values(value_key=column, sdata=sdata, element_name=shapes_name)
-        except (KeyError, ValueError) as err:
-            raise DensityArgumentError(
-                f"no column {column!r} in shapes {shapes_name!r} nor in a table annotating it ({err})"
-            ) from err
-        return values[column].reindex(gdf.index)
+        tables = _annotating_tables(sdata, shapes_name)
+        errors = []
+        for table_name in tables:
+            try:
+                values = get_values(value_key=column, sdata=sdata, element_name=shapes_name, table_name=table_name)
+            except (KeyError, ValueError) as err:
+                errors.append(f"table {table_name!r}: {err}")
+                continue
+            series = values[column]
+            if len(series) and not series.index.isin(gdf.index).any():
+                raise DensityArgumentError(
+                    f"the instance ids of table {table_name!r} do not match the index of shapes {shapes_name!r}"
+                )
+            return series.reindex(gdf.index)
+        raise DensityArgumentError(
+            f"no column {column!r} in shapes {shapes_name!r} nor in a table annotating it (tables annotating it: "
+            f"{tables}{'; ' + '; '.join(errors) if errors else ''})"
+        )
     raise DensityArgumentError(f"the shapes have no column {column!r}; columns: {list(gdf.columns)}")
 
 
@@ -187,7 +217,7 @@ def _domain_geometry(sdata: Any, domain: Any, system: str | None, quad_segs: int
 def _labels_domain(labels: Any, system: str | None) -> BaseGeometry:
     from spatialdata.transformations import get_transformation
 
-    if hasattr(labels, "children") and not hasattr(labels, "dims"):  # DataTree: finest level small enough
+    if isinstance(labels, xr.DataTree):  # multiscale: the finest level that is small enough
         levels = sorted(labels.children)
         chosen = levels[-1]
         for level in levels:
