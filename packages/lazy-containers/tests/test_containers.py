@@ -235,6 +235,28 @@ def test_plain_tiff_stack_as_labels_is_a_volume(tmp_path, depth):
     np.testing.assert_array_equal(element.data.compute(), volume)
 
 
+def test_tiff_from_a_writable_fsspec_file(tmp_path):
+    """fsspec memory files are writable handles; tifffile's store must still open read-only."""
+    import io
+    import uuid
+
+    import fsspec
+    import tifffile
+
+    buffer = io.BytesIO()
+    data = np.arange(2 * 10 * 12, dtype=np.uint16).reshape(2, 10, 12)
+    tifffile.imwrite(buffer, data, ome=True, metadata={"axes": "CYX", "Channel": {"Name": ["a", "b"]}})
+    path = f"/lazy-{uuid.uuid4().hex}/i.ome.tif"
+    fs = fsspec.filesystem("memory")
+    fs.pipe(path, buffer.getvalue())
+    try:
+        element = OMETiffImageContainer(f"memory://{path}").load()
+        assert list(element.coords["c"].values) == ["a", "b"]
+        np.testing.assert_array_equal(element.data.compute(), data)
+    finally:
+        fs.rm(path)
+
+
 def tifffile_writer(path):
     import tifffile
 

@@ -463,7 +463,9 @@ class _TiffContainer(LazyContainer):
             raise ContainerLoadError(
                 self._problem(f"level {self.level} asked for, the series has {len(series.levels)}")
             )
-        store = series.aszarr(level=self.level)
+        # read-only whatever the file handle (tifffile makes a store writable when the handle is, as fsspec's
+        # memory files are, and zarr refuses to open a writable store with mode="r")
+        store = series.aszarr(level=self.level, read_only=True)
         array = zarr.open_array(store, mode="r")
         chunks = _aggregate_chunks(array.shape, array.chunks, array.dtype.itemsize)
         return da.from_zarr(array, chunks=chunks), series.levels[self.level].axes, tif
