@@ -342,3 +342,26 @@ def test_bijection_example_with_coordinate_fields(tmp_path, load_example):
     close(g.transform(np.array([[1.0, 2.0], [1.5, 2.0]]), "src", "tgt"), [[3, 6], [4, 6]])
     close(g.transform(np.array([[3.0, 6.0], [4.0, 6.0]]), "tgt", "src"), [[1, 2], [1.5, 2]])
     assert g.systems[g.resolve("src")] == CoordinateSystem("src", (Axis("j", "space"), Axis("i", "space")))
+
+
+def test_draft_field_array_with_its_own_metadata(tmp_path):
+    """An RFC-5 draft field array that carries a coordinate system and transformation is located by them.
+
+    The vector axis is found by its type and the grid spacing comes from the array's own scale; before the fix the
+    metadata was ignored and the points were looked up at the wrong grid positions.
+    """
+    from spatialdata_plugins.transforms import parse_transformation
+
+    root = zarr.open_group(tmp_path / "f.zarr", mode="w", zarr_format=3)
+    values = np.zeros((2, 3, 4))  # vector axis first here
+    values[0] = np.arange(3)[:, None]  # dy = row index
+    values[1] = 10 * np.arange(4)[None, :]  # dx = 10 * column index
+    array = root.create_array("dfield", data=values)
+    axes = [{"name": "d", "type": "displacement"}, {"name": "y", "type": "space"}, {"name": "x", "type": "space"}]
+    array.attrs["coordinateSystems"] = [{"name": "dfield", "axes": axes}]
+    array.attrs["coordinateTransformations"] = [
+        {"type": "scale", "scale": [1, 2, 2], "input": "dfield_array", "output": "dfield"}
+    ]
+    t = parse_transformation({"type": "displacements", "path": "dfield"}, group=root)
+    # (y, x) = (2, 4) is grid index (1, 2): displacement (1, 20)
+    np.testing.assert_allclose(t.apply(np.array([[2.0, 4.0], [1.0, 1.0]])), [[3.0, 24.0], [1.5, 6.0]])
