@@ -50,7 +50,7 @@ def sd_matrix(t, axes_in, axes_out=None):
         (Sequence([Scale([2.0, 3.0]), Translation([1.0, -2.0])]), SdSequence),
         (Affine([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), SdAffine),
         (Rotation(np.array([[0.0, -1.0], [1.0, 0.0]])), SdAffine),
-        (MapAxis([1, 0]), SdAffine),
+        (MapAxis([1, 0]), SdMapAxis),  # spatialdata has a MapAxis: use it
         (
             ByDimension([ByDimensionItem(Scale([2.0]), [0], [0]), ByDimensionItem(Translation([1.0]), [1], [1])]),
             SdSequence,
@@ -63,6 +63,17 @@ def test_to_spatialdata_gives_the_same_points(rfc5, expected_type):
     pts = np.array([[1.0, 2.0], [-3.0, 0.5]])
     m = sd_matrix(sd, YX)
     np.testing.assert_allclose(pts @ m[:2, :2].T + m[:2, 2], rfc5.apply(pts), atol=1e-12)
+
+
+def test_map_axis_becomes_a_spatialdata_map_axis_in_3d():
+    zyx = ("z", "y", "x")
+    sd = to_spatialdata(MapAxis([2, 0, 1]), zyx)
+    assert isinstance(sd, SdMapAxis)
+    pts = np.array([[1.0, 2.0, 3.0]])
+    m = sd_matrix(sd, zyx)
+    np.testing.assert_allclose(pts @ m[:3, :3].T + m[:3, 3], [[3.0, 1.0, 2.0]])
+    back = from_spatialdata(sd, zyx)
+    assert isinstance(back, MapAxis) and back.map_axis == [2, 0, 1]
 
 
 @pytest.mark.parametrize(

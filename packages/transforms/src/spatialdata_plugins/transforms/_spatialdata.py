@@ -115,6 +115,12 @@ def to_spatialdata(
             f"{transformation.describe()} maps {matrix.shape[1] - 1}D to {matrix.shape[0] - 1}D points, but the axes "
             f"given are {list(input_axes)} -> {list(output_axes)}"
         )
+    if isinstance(transformation, MapAxis) and len(set(output_axes)) == len(output_axes):
+        from spatialdata.transformations import MapAxis as SdMapAxis
+
+        # spatialdata's MapAxis maps each output axis to the input axis it takes its value from
+        perm = transformation.map_axis
+        return SdMapAxis({output_axes[i]: input_axes[perm[i]] for i in range(len(output_axes))})
     return matrix_to_spatialdata(matrix, input_axes, output_axes)
 
 
