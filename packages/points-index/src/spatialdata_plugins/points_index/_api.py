@@ -25,7 +25,13 @@ from spatialdata_plugins.points_index._errors import (
     InvalidArgumentError,
     PointsIndexError,
 )
-from spatialdata_plugins.points_index._reader import PointsIndex, check_fingerprint, fetch_ranges
+from spatialdata_plugins.points_index._reader import (
+    COALESCE_BYTES,
+    MAX_REQUESTS,
+    PointsIndex,
+    check_fingerprint,
+    fetch_ranges,
+)
 
 MARKER = "points_index"
 BUILD_OPTIONS = ("feature_key", "points_per_chunk", "seed", "rows_per_chunk", "gene_directory_rows", "bucket_rows")
@@ -386,7 +392,8 @@ def open_points_index(
     *,
     storage_options: dict[str, Any] | None = None,
     verify: bool | str = True,
-    coalesce_bytes: int = 0,
+    coalesce_bytes: int = COALESCE_BYTES,
+    max_requests: int | None = MAX_REQUESTS,
 ) -> PointsIndex:
     """Open a points index once, to run many queries on it (its metadata is cached).
 
@@ -403,7 +410,10 @@ def open_points_index(
         Check that the points did not change since the index was built: ``True`` compares the listing and the
         parquet footers (cheap), ``"full"`` also a hash of every byte of the points, ``False`` skips the check.
     coalesce_bytes
-        Byte ranges closer than this are fetched as one request (useful on high-latency object stores).
+        Byte ranges of a column closer than this are fetched as one request (fewer requests, a few more bytes).
+    max_requests
+        At most this many byte-range requests per column and read; beyond it, the ranges with the smallest gaps
+        between them are merged. ``None`` for no limit (then every run of rows is its own request).
 
     Returns
     -------
@@ -436,13 +446,13 @@ def open_points_index(
     if name is None:
         root = zarr.open_group(store=location.store, path=location.path or None, mode="r", use_consolidated=False)
         if INDEX_GROUP in root:
-            return PointsIndex.from_group(root, coalesce_bytes)
+            return PointsIndex.from_group(root, coalesce_bytes, max_requests)
         names = list(root["points"]) if "points" in root else []
         if len(names) != 1:
             raise InvalidArgumentError(f"name the points element: {location} has {names or 'no points'}")
         name = names[0]
     group = _element_group(location, name)
-    index = PointsIndex.from_group(group, coalesce_bytes)
+    index = PointsIndex.from_group(group, coalesce_bytes, max_requests)
     if verify:
         full = verify == "full"
         check_fingerprint(index, lambda: points_fingerprint(location, group, name, full=full))

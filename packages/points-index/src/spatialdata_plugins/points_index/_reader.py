@@ -25,6 +25,10 @@ from spatialdata_plugins.points_index._errors import (
 from spatialdata_plugins.points_index._morton import box_code_ranges
 
 MAX_CONCURRENCY = 32
+COALESCE_BYTES = 0
+"""Default: byte ranges of a column separated by at most this many bytes are read as one request."""
+MAX_REQUESTS = 64
+"""Default: at most this many byte-range requests per column and batched read."""
 
 
 def fetch_ranges(store: Store, requests: list[tuple[str, int, int]]) -> list[bytes]:
@@ -57,6 +61,31 @@ def runs_to_positions(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) + offsets
 
 
+def coalesce_runs(
+    starts: np.ndarray, ends: np.ndarray, gap: int, max_runs: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Merge sorted, disjoint runs ``[starts, ends)`` separated by at most ``gap`` rows (``gap=0``: touching runs).
+
+    With ``max_runs``, if more runs remain, the smallest gaps are merged too until at most ``max_runs`` remain
+    (the fewest extra rows for that many requests).
+    """
+    if len(starts) <= 1:
+        return starts, ends
+    gaps = starts[1:] - ends[:-1]
+    brk = gaps > max(int(gap), 0)
+    if max_runs is not None and int(brk.sum()) + 1 > max(int(max_runs), 1):
+        keep = max(int(max_runs), 1) - 1
+        if keep == 0:
+            brk[:] = False
+        else:
+            # break only at the ``keep`` largest gaps (ties broken by position, so exactly ``keep`` breaks)
+            top = np.argpartition(-gaps, keep - 1)[:keep]
+            brk = np.zeros(len(gaps), dtype=bool)
+            brk[top] = True
+    first = np.concatenate([[0], np.flatnonzero(brk) + 1])
+    return starts[first], np.maximum.reduceat(ends, first)
+
+
 def positions_to_runs(pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Maximal runs of consecutive integers in a sorted array of positions."""
     if len(pos) == 0:
@@ -81,14 +110,30 @@ class PointsIndex:
     meta
         The index metadata (the group attributes).
     coalesce_bytes
-        Byte ranges closer than this are read as one request (fewer requests on object stores, a few more bytes).
+        Byte ranges closer than this are read as one request (fewer requests, a few more bytes).
+    max_requests
+        At most this many byte-range requests per column and read: when a read would need more, the ranges
+        separated by the smallest gaps are merged (answers scattered over the whole column, such as one gene at full
+        resolution, are then read in a few large blocks). ``None``: no limit.
     """
 
-    def __init__(self, store: Store, group_path: str, meta: dict[str, Any], coalesce_bytes: int = 0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        group_path: str,
+        meta: dict[str, Any],
+        coalesce_bytes: int = COALESCE_BYTES,
+        max_requests: int | None = MAX_REQUESTS,
+    ) -> None:
         self.store = store
         self.path = group_path.strip("/")
         self.meta = meta
+        if int(coalesce_bytes) < 0 or (max_requests is not None and int(max_requests) < 1):
+            raise InvalidArgumentError(
+                f"coalesce_bytes must be >= 0 and max_requests >= 1 (or None), got {coalesce_bytes}, {max_requests}"
+            )
         self.coalesce_bytes = int(coalesce_bytes)
+        self.max_requests = None if max_requests is None else int(max_requests)
         self._dir_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._gene_cache: dict[tuple[int, int], np.ndarray] = {}
         self._cat_cache: dict[str, np.ndarray] = {}
@@ -118,7 +163,9 @@ class PointsIndex:
     # ------------------------------------------------------------------ metadata
 
     @classmethod
-    def from_group(cls, parent: zarr.Group, coalesce_bytes: int = 0) -> PointsIndex:
+    def from_group(
+        cls, parent: zarr.Group, coalesce_bytes: int = COALESCE_BYTES, max_requests: int | None = MAX_REQUESTS
+    ) -> PointsIndex:
         """Open the index stored under ``parent/points_index``."""
         try:
             index_group = zarr.open_group(
@@ -140,7 +187,7 @@ class PointsIndex:
         meta = vgroup.attrs.get(ATTRS_KEY)
         if not isinstance(meta, dict):
             raise CorruptIndexError(f"{vgroup.path!r} has no index metadata")
-        out = cls(parent.store, vgroup.path, meta, coalesce_bytes)
+        out = cls(parent.store, vgroup.path, meta, coalesce_bytes, max_requests)
         out._group = vgroup
         return out
 
@@ -292,35 +339,60 @@ class PointsIndex:
 
     def read_rows(self, spec: dict[str, Any], starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
         """Values of one stored column for the row runs ``[starts, ends)`` (concatenated in order)."""
-        dtype = np.dtype(spec["dtype"])
+        return self.read_columns([spec], starts, ends)[0]
+
+    def read_columns(self, specs: list[dict[str, Any]], starts: np.ndarray, ends: np.ndarray) -> list[np.ndarray]:
+        """Values of several stored columns for the sorted, disjoint row runs ``[starts, ends)``.
+
+        All byte ranges of all columns are fetched in one concurrent batch. Runs whose gap is smaller than
+        ``coalesce_bytes`` (in bytes of the column) are fetched as one range, and the gap rows are dropped again.
+        """
+        if not specs:
+            return []
+        starts = np.asarray(starts, dtype=np.int64)
+        ends = np.asarray(ends, dtype=np.int64)
         if len(starts) == 0:
-            return np.zeros(0, dtype=dtype)
+            return [np.zeros(0, dtype=np.dtype(s["dtype"])) for s in specs]
         if int(ends.max()) > self.n_rows or int(starts.min()) < 0:
             raise CorruptIndexError("the directory points outside the stored rows")
-        gap = self.coalesce_bytes // dtype.itemsize
-        # merged read runs
-        if len(starts) > 1:
-            brk = np.flatnonzero(starts[1:] > ends[:-1] + gap) + 1
-            ms = starts[np.concatenate([[0], brk])]
-            me = np.maximum.reduceat(ends, np.concatenate([[0], brk]))
-        else:
-            ms, me = starts, ends
-        R = self.rows_per_chunk
         requests: list[tuple[str, int, int]] = []
+        plans = []
+        for spec in specs:
+            dtype = np.dtype(spec["dtype"])
+            ms, me = coalesce_runs(starts, ends, self.coalesce_bytes // dtype.itemsize, self.max_requests)
+            first = len(requests)
+            requests += self._requests(spec, ms, me)
+            plans.append((dtype, ms, me, first, len(requests)))
+        blobs = fetch_ranges(self.store, requests)
+        out = []
+        for dtype, ms, me, a, b in plans:
+            data = np.frombuffer(b"".join(blobs[a:b]), dtype=dtype)
+            if len(ms) == len(starts):
+                out.append(data)
+                continue
+            moff = np.concatenate([[0], np.cumsum(me - ms)[:-1]])
+            which = np.searchsorted(ms, starts, side="right") - 1
+            local = runs_to_positions(moff[which] + (starts - ms[which]), moff[which] + (ends - ms[which]))
+            out.append(data[local])
+        return out
+
+    def _requests(self, spec: dict[str, Any], ms: np.ndarray, me: np.ndarray) -> list[tuple[str, int, int]]:
+        """Byte-range requests ``(key, start, stop)`` of the row runs ``[ms, me)``, split at chunk boundaries."""
+        itemsize = np.dtype(spec["dtype"]).itemsize
+        R = self.rows_per_chunk
         base = self._column_key(spec)
-        for s, e in zip(ms.tolist(), me.tolist(), strict=True):
-            k = s // R
-            while s < e:
-                stop = min(e, (k + 1) * R)
-                requests.append((f"{base}/c/{k}", (s - k * R) * dtype.itemsize, (stop - k * R) * dtype.itemsize))
-                s, k = stop, k + 1
-        data = np.frombuffer(b"".join(fetch_ranges(self.store, requests)), dtype=dtype)
-        if len(ms) == len(starts):
-            return data
-        moff = np.concatenate([[0], np.cumsum(me - ms)[:-1]])
-        which = np.searchsorted(ms, starts, side="right") - 1
-        local = runs_to_positions(moff[which] + (starts - ms[which]), moff[which] + (ends - ms[which]))
-        return data[local]
+        # split runs at chunk boundaries (vectorised): every run becomes one piece per chunk it touches
+        k0 = ms // R
+        k1 = (me - 1) // R
+        npieces = k1 - k0 + 1
+        rid = np.repeat(np.arange(len(ms)), npieces)
+        k = k0[rid] + (np.arange(int(npieces.sum())) - np.repeat(np.cumsum(npieces) - npieces, npieces))
+        ps = np.maximum(ms[rid], k * R) - k * R
+        pe = np.minimum(me[rid], (k + 1) * R) - k * R
+        return [
+            (f"{base}/c/{kk}", s * itemsize, e * itemsize)
+            for kk, s, e in zip(k.tolist(), ps.tolist(), pe.tolist(), strict=True)
+        ]
 
     # ------------------------------------------------------------------ planning
 
@@ -501,9 +573,9 @@ class PointsIndex:
         if target_count is not None:
             plan, partial = self._choose_levels(plan, codes, blo, bhi, int(target_count), box_frac)
         gene_spec = self._by_name.get(self.feature_key) if self.feature_key else None
-        pos_parts: list[np.ndarray] = []
-        lev_parts: list[np.ndarray] = []
-        run_parts: list[tuple[np.ndarray, np.ndarray]] = []
+        # 1. per level: row runs of the candidate cells, narrowed by the gene directory where it is cheaper
+        runs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        need_gene: list[tuple[int, np.ndarray, np.ndarray]] = []
         for lv, entries, st, en in plan:
             if len(st) == 0:
                 continue
@@ -514,41 +586,64 @@ class PointsIndex:
             )
             if use_gdir:
                 st, en = self._gene_runs(lv, codes, entries)
+                if lv in partial:
+                    en = st + np.ceil((en - st) * partial[lv]).astype(np.int64)
+                runs[lv] = (st, en)
             elif codes is not None or lv in partial:
-                gvals = self.read_rows(gene_spec, st, en) if gene_spec is not None else None
+                need_gene.append((lv, st, en))
+            else:
+                runs[lv] = (st, en)
+        # 2. the gene column of the other filtered levels, all levels in one batched read
+        gvals_of: dict[int, np.ndarray] = {}
+        if need_gene:
+            gall = (
+                self.read_rows(
+                    gene_spec, np.concatenate([r[1] for r in need_gene]), np.concatenate([r[2] for r in need_gene])
+                )
+                if gene_spec is not None
+                else None
+            )
+            offset = 0
+            for lv, st, en in need_gene:
                 pos = runs_to_positions(st, en)
+                gvals = None if gall is None else gall[offset : offset + len(pos)]
+                offset += len(pos)
                 keep = np.ones(len(pos), dtype=bool)
                 if codes is not None and gvals is not None:
                     keep &= np.isin(gvals, codes)
                 if lv in partial:
                     keep &= self._prefix_mask(pos, gvals, st, partial[lv])
-                st, en = positions_to_runs(pos[keep])
-            if lv in partial and use_gdir:
-                take = np.ceil((en - st) * partial[lv]).astype(np.int64)
-                en = st + take
-            if len(st) == 0:
-                continue
-            run_parts.append((st, en))
-            lev_parts.append(np.full(int((en - st).sum()), lv, dtype=np.int16))
-        # exact box test on the coordinates of all candidate rows, one batched read per axis
-        if run_parts:
-            st = np.concatenate([r[0] for r in run_parts])
-            en = np.concatenate([r[1] for r in run_parts])
-            pos = runs_to_positions(st, en)
+                runs[lv] = positions_to_runs(pos[keep])
+                if gvals is not None:
+                    gvals_of[lv] = gvals[keep]
+        order = sorted(lv for lv in runs if len(runs[lv][0]))
+        if not order:
+            return self._frame({}, np.zeros(0, np.int64), wanted, include_level, np.zeros(0, np.int16))
+        st = np.concatenate([runs[lv][0] for lv in order])
+        en = np.concatenate([runs[lv][1] for lv in order])
+        pos = runs_to_positions(st, en)
+        lev = np.concatenate([np.full(int((runs[lv][1] - runs[lv][0]).sum()), lv, dtype=np.int16) for lv in order])
+        # values already read, aligned with ``pos`` (they are not read a second time)
+        known: dict[str, np.ndarray] = {}
+        if self.feature_key is not None and all(lv in gvals_of for lv in order):
+            known[self.feature_key] = np.concatenate([gvals_of[lv] for lv in order])
+        # 3. exact box test on the coordinates of all candidate rows, all bounded axes in one batched read
+        bounded = [i for i in range(self.dim) if not (math.isinf(blo[i]) and math.isinf(bhi[i]))]
+        if bounded:
+            coords = self.read_columns([self._by_name[self.axes[i]] for i in bounded], st, en)
             keep = np.ones(len(pos), dtype=bool)
-            for i, axis in enumerate(self.axes):
-                if math.isinf(blo[i]) and math.isinf(bhi[i]):
-                    continue
-                v = self.read_rows(self._by_name[axis], st, en)
+            for i, v in zip(bounded, coords, strict=True):
                 keep &= (v > blo[i]) & (v < bhi[i])
-            pos_parts.append(pos[keep])
-            lev_parts = [np.concatenate(lev_parts)[keep]]
-        positions = np.concatenate(pos_parts) if pos_parts else np.zeros(0, np.int64)
-        lev = np.concatenate(lev_parts) if lev_parts else np.zeros(0, np.int16)
-        rs, re_ = positions_to_runs(positions)
-        values = {name: self.read_rows(self._by_name[name], rs, re_) for name in wanted}
-        values["__index__"] = self.read_rows(self._index_spec, rs, re_)
-        return self._frame(values, positions, wanted, include_level, lev)
+                known[self.axes[i]] = v
+            pos, lev = pos[keep], lev[keep]
+            known = {k: v[keep] for k, v in known.items()}
+        # 4. the other requested columns and the index, for the answer's rows only, in one batched read
+        rs, re_ = positions_to_runs(pos)
+        rest = [name for name in wanted if name not in known]
+        specs = [self._by_name[name] for name in rest] + [self._index_spec]
+        values = dict(zip([*rest, "__index__"], self.read_columns(specs, rs, re_), strict=True))
+        values.update({k: v for k, v in known.items() if k in wanted})
+        return self._frame(values, pos, wanted, include_level, lev)
 
     def _prefix_mask(
         self, pos: np.ndarray, gvals: np.ndarray | None, cell_starts: np.ndarray, frac: float

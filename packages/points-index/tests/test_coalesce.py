@@ -1,0 +1,117 @@
+"""Coalesced, batched byte-range reads: same rows as uncoalesced reads, bounded bytes and request counts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pi_helpers import brute
+
+from spatialdata_plugins.core import InvalidArgumentError
+from spatialdata_plugins.core.testing import CountingStore
+from spatialdata_plugins.points_index import _reader, open_points_index
+from spatialdata_plugins.points_index._reader import coalesce_runs, runs_to_positions
+
+
+@st.composite
+def sorted_runs(draw):
+    lengths = draw(st.lists(st.integers(1, 20), min_size=0, max_size=40))
+    gaps = draw(st.lists(st.integers(0, 50), min_size=len(lengths), max_size=len(lengths)))
+    starts, ends, pos = [], [], 0
+    for ln, gp in zip(lengths, gaps, strict=True):
+        pos += gp
+        starts.append(pos)
+        pos += ln
+        ends.append(pos)
+    return np.asarray(starts, np.int64), np.asarray(ends, np.int64)
+
+
+@settings(max_examples=200, deadline=None)
+@given(runs=sorted_runs(), gap=st.integers(0, 60), max_runs=st.one_of(st.none(), st.integers(1, 10)))
+def test_coalesce_runs_covers_the_runs_and_only_merges_allowed_gaps(runs, gap, max_runs):
+    starts, ends = runs
+    ms, me = coalesce_runs(starts, ends, gap, max_runs)
+    if len(starts) == 0:
+        assert len(ms) == 0
+        return
+    # merged runs are sorted, disjoint, and cover every original row
+    assert np.all(me > ms) and np.all(ms[1:] > me[:-1])
+    cover = set(runs_to_positions(ms, me).tolist())
+    assert set(runs_to_positions(starts, ends).tolist()) <= cover
+    # extra rows read are exactly the merged gaps: never more than the sum of the runs plus the gaps between them
+    assert int((me - ms).sum()) <= int((ends - starts).sum() + (starts[1:] - ends[:-1]).sum())
+    if max_runs is None:
+        # every remaining break is a gap larger than ``gap``; every merged gap is at most ``gap``
+        assert len(ms) == 1 + int(np.count_nonzero(starts[1:] - ends[:-1] > gap))
+    else:
+        assert len(ms) <= max(max_runs, 1)
+
+
+def _counting(index_path, **kw):
+    from zarr.storage import LocalStore
+
+    store = CountingStore(LocalStore(index_path, read_only=True))
+    return store, open_points_index(store, verify=False, **kw)
+
+
+@pytest.mark.parametrize(
+    ("bbox", "genes"),
+    [((100, 100, 400, 300), None), (None, ["gene_03"]), ((0, 0, 1000, 1000), ["gene_01", "gene_05"]), (None, None)],
+)
+def test_coalesced_reads_return_the_same_rows(standalone_index, points_df, monkeypatch, bbox, genes):
+    path = str(standalone_index.store.root)
+    calls: list[int] = []
+    orig = _reader.fetch_ranges
+
+    def spy(store, requests):
+        calls.append(len(requests))
+        return orig(store, requests)
+
+    monkeypatch.setattr(_reader, "fetch_ranges", spy)
+    frames, nbytes, most = [], [], []
+    for kw in ({"coalesce_bytes": 0, "max_requests": None}, {"coalesce_bytes": 4096}, {"max_requests": 2}):
+        store, index = _counting(path, **kw)
+        store.bytes_read = 0
+        calls.clear()
+        frames.append(index.query(bbox, genes, include_level=True))
+        nbytes.append(store.bytes_read)
+        most.append(max(calls, default=0))
+    plain = frames[0]
+    assert sorted(plain.index) == sorted(brute(points_df, bbox, genes))
+    for other in frames[1:]:
+        # exactly the same rows, values and order
+        assert other.index.equals(plain.index)
+        assert other.equals(plain)
+    # coalescing never reads fewer bytes (it adds gaps) and a request cap bounds the requests per column
+    assert nbytes[1] >= nbytes[0] and nbytes[2] >= nbytes[0]
+    n_cols = len(plain.columns) + 1  # the requested columns and the index
+    chunks = -(-standalone_index.n_rows // standalone_index.rows_per_chunk)
+    assert most[2] <= n_cols * 2 * chunks
+
+
+def test_read_columns_bytes_bounded_by_runs_plus_gaps(standalone_index):
+    path = str(standalone_index.store.root)
+    spec = standalone_index._by_name["x"]
+    itemsize = np.dtype(spec["dtype"]).itemsize
+    starts = np.asarray([3, 40, 41 + 10, 300], np.int64)
+    ends = np.asarray([10, 45, 70, 301], np.int64)
+    ref = None
+    for gap_bytes in (0, 8 * itemsize, 10_000):
+        store, index = _counting(path, coalesce_bytes=gap_bytes, max_requests=None)
+        store.bytes_read = 0
+        (vals,) = index.read_columns([spec], starts, ends)
+        ms, me = coalesce_runs(starts, ends, gap_bytes // itemsize)
+        assert store.bytes_read == int((me - ms).sum()) * itemsize
+        assert store.bytes_read <= int((ends[-1] - starts[0]) * itemsize)
+        ref = vals if ref is None else ref
+        np.testing.assert_array_equal(vals, ref)
+    assert len(ref) == int((ends - starts).sum())
+
+
+def test_bad_coalescing_options(standalone_index):
+    path = str(standalone_index.store.root)
+    with pytest.raises(InvalidArgumentError, match="coalesce_bytes"):
+        _counting(path, coalesce_bytes=-1)
+    with pytest.raises(InvalidArgumentError, match="max_requests"):
+        _counting(path, max_requests=0)
