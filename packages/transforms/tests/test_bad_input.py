@@ -273,3 +273,22 @@ def test_sequence_with_subspace_steps_never_gives_numbers():
     ):
         with pytest.raises(TransformationError, match=r"sequence transformation.*inputAxes/outputAxes"):
             action()
+
+
+def test_repeated_coordinate_system_names_are_rejected(tmp_path, make_image, space):
+    root = zarr.open_group(tmp_path / "i.zarr", mode="w")
+    img = make_image(root, "img", space("physical"), {"type": "scale", "scale": [1, 1]})
+    attrs = img.attrs.asdict()
+    attrs["ome"]["multiscales"][0]["coordinateSystems"].append(space("physical"))
+    img.attrs.put(attrs)
+    with pytest.raises(TransformationError, match=r"coordinateSystems: coordinate system names must be unique"):
+        TransformGraph.from_multiscales(root["img"])
+    root.attrs["ome"] = {
+        "version": "0.6rc0",
+        "scene": {
+            "coordinateSystems": [space("w"), space("w")],
+            "coordinateTransformations": [{"type": "identity", "input": {"name": "w"}, "output": {"name": "w"}}],
+        },
+    }
+    with pytest.raises(TransformationError, match=r"scene.coordinateSystems: .*\['w'\] appear more than once"):
+        TransformGraph.from_scene(root)

@@ -187,8 +187,13 @@ class TransformGraph:
             raise TransformationError(f"{_describe_group(root)} has no 'ome.scene' (or 'multiscales') metadata")
         if not isinstance(scene, dict):
             raise TransformationError(f"{_describe_group(root)}: 'scene' must be an object")
-        for k, cs in enumerate(scene.get("coordinateSystems") or []):
-            graph.add_coordinate_system(CoordinateSystem.from_dict(cs, f"scene.coordinateSystems[{k}]"))
+        scene_systems = [
+            CoordinateSystem.from_dict(cs, f"scene.coordinateSystems[{k}]")
+            for k, cs in enumerate(scene.get("coordinateSystems") or [])
+        ]
+        _check_unique_systems(scene_systems, "scene.coordinateSystems")
+        for system in scene_systems:
+            graph.add_coordinate_system(system)
         items = scene.get("coordinateTransformations")
         if not isinstance(items, list) or not items:
             raise TransformationError("scene: field 'coordinateTransformations' must be a non-empty array")
@@ -232,8 +237,12 @@ class TransformGraph:
             systems = ms.get("coordinateSystems")
             if not isinstance(systems, list) or not systems:
                 raise TransformationError(f"{at}: field 'coordinateSystems' must be a non-empty array (RFC-5 metadata)")
-            for k, cs in enumerate(systems):
-                self.add_coordinate_system(CoordinateSystem.from_dict(cs, f"{at}.coordinateSystems[{k}]"), path)
+            parsed_systems = [
+                CoordinateSystem.from_dict(cs, f"{at}.coordinateSystems[{k}]") for k, cs in enumerate(systems)
+            ]
+            _check_unique_systems(parsed_systems, f"{at}.coordinateSystems")
+            for system in parsed_systems:
+                self.add_coordinate_system(system, path)
             datasets = ms.get("datasets")
             if not isinstance(datasets, list) or not datasets:
                 raise TransformationError(f"{at}: field 'datasets' must be a non-empty array")
@@ -509,6 +518,13 @@ def _check_multiscales_transformation(t: Transformation, intrinsic: set[str], wh
                 f"{where}: {t.describe()}: field {side!r} refers to a child group ({ref.path!r}), so the "
                 "transformation must be an identity, scale or translation"
             )
+
+
+def _check_unique_systems(systems: list[CoordinateSystem], where: str) -> None:
+    names = [cs.name for cs in systems]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise TransformationError(f"{where}: coordinate system names must be unique, {repeated} appear more than once")
 
 
 def _check_unique_names(ts: Iterable[Transformation], where: str) -> None:
