@@ -126,6 +126,24 @@ def test_failed_write_commits_nothing_and_leaves_no_debris(filled_repo, small_sd
     assert_spatial_data_objects_are_identical(small_sdata, sdi.read(filled_repo))
 
 
+def test_failed_write_names_the_element_and_says_nothing_was_committed(filled_repo):
+    import dask.array as da
+    from spatialdata.models import Image2DModel
+
+    def fail(block):
+        raise OSError("device error")  # a low-level error that does not say which element was written
+
+    data = da.zeros((1, 16, 16), chunks=(1, 8, 8), dtype="float32").map_blocks(fail, dtype="float32")
+    before = _tip(filled_repo)
+    sdata = sdi.read(filled_repo)
+    with pytest.raises(ElementWriteError, match="device error") as info:
+        with sdi.transaction(sdata, filled_repo, message="fails", progress=False):
+            sdata["unreadable"] = Image2DModel.parse(data, dims=("c", "y", "x"))
+            del sdata["cells"]
+    assert "images element 'unreadable'" in str(info.value) and "nothing was committed" in str(info.value)
+    assert _tip(filled_repo) == before and "unreadable" not in sdata and "cells" in sdata
+
+
 def test_invalid_element_is_refused_before_writing(filled_repo, small_sdata):
     before = _tip(filled_repo)
     sdata = sdi.read(filled_repo)

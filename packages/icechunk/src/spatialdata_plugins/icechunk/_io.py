@@ -190,15 +190,20 @@ def apply_changes(
             unit="element",
             disable=None if progress is None else not progress,
         ):
-            handled = hook.sdp_write_element(
-                sdata=sdata,
-                location=location,
-                root=root,
-                element_type=element_type,
-                name=name,
-                element=element,
-                options=opts,
-            )
+            try:
+                handled = hook.sdp_write_element(
+                    sdata=sdata,
+                    location=location,
+                    root=root,
+                    element_type=element_type,
+                    name=name,
+                    element=element,
+                    options=opts,
+                )
+            except ElementWriteError:
+                raise
+            except Exception as exc:  # name the element that failed
+                raise ElementWriteError(f"writing {element_type} element {name!r} failed: {exc}") from exc
             if not handled:
                 raise ElementWriteError(f"no installed plugin wrote element {name!r} ({element_type})")
     return backend

@@ -299,7 +299,7 @@ class Transaction:
         except BaseException as exc:
             self._rollback_sdata()
             self._discard()
-            if isinstance(exc, Exception) and not isinstance(exc, ElementWriteError | TransactionConflictError):
+            if isinstance(exc, Exception) and not isinstance(exc, TransactionConflictError):
                 raise ElementWriteError(
                     f"transaction {self.message!r} on {self._where()} failed, nothing was committed "
                     f"(branch {self.branch!r} stays at {self.base_snapshot}): {exc}"
