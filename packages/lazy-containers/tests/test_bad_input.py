@@ -135,6 +135,8 @@ def test_data_that_fails_the_spatialdata_model(files, tmp_path):
 def test_bad_constructor_arguments(files):
     with pytest.raises(InvalidContainerError, match="column mapping keys"):
         ParquetPointsContainer("a.parquet", columns={"gene_name": "g"})
+    with pytest.raises(InvalidContainerError, match=r"\['a'\] for more than one role"):
+        CSVPointsContainer("a.csv", columns={"x": "a", "y": "a"})
     with pytest.raises(InvalidContainerError, match="key must be"):
         ParquetShapesContainer("a.parquet", key="")
     with pytest.raises(InvalidContainerError, match="location"):

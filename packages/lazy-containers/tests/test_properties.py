@@ -35,7 +35,10 @@ transformations = st.one_of(
         lambda a, b: Sequence([Scale([a, a], axes=("x", "y")), Translation([b, b], axes=("x", "y"))]), numbers, numbers
     ),
 )
-mappings = st.dictionaries(st.sampled_from(["x", "y", "z", "gene", "instance"]), names, max_size=5)
+# a valid mapping names each column for one role at most
+mappings = st.dictionaries(st.sampled_from(["x", "y", "z", "gene", "instance"]), names, max_size=5).filter(
+    lambda m: len(set(m.values())) == len(m)
+)
 locations = st.one_of(
     names.map(lambda n: f"/data/{n}.file"),
     st.tuples(names, names).map(lambda t: f"s3://{t[0].lower()}-bucket/{t[1]}.file"),

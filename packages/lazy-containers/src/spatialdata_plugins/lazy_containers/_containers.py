@@ -135,6 +135,11 @@ class _PointsContainer(LazyContainer):
             )
         if not all(isinstance(v, str) and v for v in columns.values()):
             raise InvalidContainerError(f"{self._who()}: column mapping values must be column names: {columns}")
+        shared = sorted({v for v in columns.values() if list(columns.values()).count(v) > 1})
+        if shared:
+            raise InvalidContainerError(
+                f"{self._who()}: column mapping uses {shared} for more than one role: {columns}"
+            )
         self.columns = columns
 
     def params(self) -> dict[str, Any]:
