@@ -5,14 +5,8 @@ that doubles per level, each level a seeded random subsample of the points that 
 points element (``points/<name>/points_index``) and queried by box, genes and resolution with byte-range reads.
 """
 
-from spatialdata_plugins.points_index._api import (
-    bounding_box_query,
-    build_points_index,
-    index_info,
-    open_points_index,
-    points_fingerprint,
-    query_points,
-)
+from typing import TYPE_CHECKING
+
 from spatialdata_plugins.points_index._errors import (
     CorruptIndexError,
     IndexNotFoundError,
@@ -20,7 +14,44 @@ from spatialdata_plugins.points_index._errors import (
     StaleIndexError,
     UnknownGeneError,
 )
-from spatialdata_plugins.points_index._reader import PointsIndex
+
+# The build and query functions import dask.dataframe, pyarrow and zarr: they load on first use, so that loading the
+# plugin's entry point (every ``spatialdata-plugins`` command does) stays cheap.
+_LAZY = {
+    "bounding_box_query": "_api",
+    "build_points_index": "_api",
+    "index_info": "_api",
+    "open_points_index": "_api",
+    "points_fingerprint": "_api",
+    "query_points": "_api",
+    "PointsIndex": "_reader",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        from importlib import import_module
+
+        value = getattr(import_module(f"spatialdata_plugins.points_index.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'spatialdata_plugins.points_index' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:
+    from spatialdata_plugins.points_index._api import (
+        bounding_box_query,
+        build_points_index,
+        index_info,
+        open_points_index,
+        points_fingerprint,
+        query_points,
+    )
+    from spatialdata_plugins.points_index._reader import PointsIndex
 
 __version__ = "0.1.0"
 
