@@ -31,24 +31,78 @@ MAX_REQUESTS = 64
 """Default: at most this many byte-range requests per column and batched read."""
 
 
-def fetch_ranges(store: Store, requests: list[tuple[str, int, int]]) -> list[bytes]:
-    """Fetch byte ranges ``(key, start, stop)`` concurrently; a missing key or a short read is an error."""
+def supports_sync_reads(store: Store) -> bool:
+    """Whether ``store`` serves synchronous reads (zarr's ``SupportsSyncStore``: local directories, memory).
+
+    Such stores answer a byte-range read in microseconds; going through the event loop and a thread per request
+    would cost far more than the read itself, so :func:`fetch_ranges` reads them in the calling thread.
+    """
+    try:
+        from zarr.abc.store import SupportsSyncStore
+    except ImportError:  # pragma: no cover - zarr < 3.2
+        return False
+    return isinstance(store, SupportsSyncStore) and bool(getattr(store, "_supports_sync_io", True))
+
+
+def _range(start: int, stop: int) -> RangeByteRequest | None:
+    return None if stop < 0 else RangeByteRequest(start, stop)
+
+
+def _checked(key: str, start: int, stop: int, buf: Any, missing_ok: bool = False) -> bytes | None:
+    if buf is None and missing_ok:
+        return None
+    if buf is None:
+        raise CorruptIndexError(f"the index chunk {key!r} is missing")
+    data = buf.to_bytes()
+    if stop >= 0 and len(data) != stop - start:
+        raise CorruptIndexError(f"the index chunk {key!r} is truncated")
+    return data
+
+
+def fetch_ranges(store: Store, requests: list[tuple[str, int, int]], missing_ok: bool = False) -> list[Any]:
+    """Fetch byte ranges ``(key, start, stop)`` (``stop=-1``: the whole object).
+
+    A missing key or a short read is an error, unless ``missing_ok`` (then its entry is ``None``).
+
+    Stores with synchronous reads (local directories, memory) are read in the calling thread; the others (object
+    stores, icechunk) concurrently through the event loop, at most ``MAX_CONCURRENCY`` requests at a time.
+    """
+    if requests and supports_sync_reads(store):
+        try:
+            proto = default_buffer_prototype()
+            return [
+                _checked(k, s, e, store.get_sync(k, prototype=proto, byte_range=_range(s, e)), missing_ok)
+                for k, s, e in requests
+            ]
+        except NotImplementedError:  # a wrapper whose inner store is asynchronous only
+            pass
 
     async def one(sem: asyncio.Semaphore, key: str, start: int, stop: int) -> bytes:
         async with sem:
-            buf = await store.get(key, prototype=default_buffer_prototype(), byte_range=RangeByteRequest(start, stop))
-        if buf is None:
-            raise CorruptIndexError(f"the index chunk {key!r} is missing")
-        data = buf.to_bytes()
-        if len(data) != stop - start:
-            raise CorruptIndexError(f"the index chunk {key!r} is truncated")
-        return data
+            buf = await store.get(key, prototype=default_buffer_prototype(), byte_range=_range(start, stop))
+        return _checked(key, start, stop, buf, missing_ok)
 
     async def run() -> list[bytes]:
         sem = asyncio.Semaphore(MAX_CONCURRENCY)
         return list(await asyncio.gather(*(one(sem, k, s, e) for k, s, e in requests)))
 
     return sync(run()) if requests else []
+
+
+def read_json(store: Store, key: str) -> dict[str, Any] | None:
+    """The JSON document at ``key`` (a ``zarr.json``), or ``None`` when it does not exist."""
+    import json
+
+    blob = fetch_ranges(store, [(key, 0, -1)], missing_ok=True)[0]
+    if blob is None:
+        return None
+    try:
+        doc = json.loads(blob)
+    except ValueError as exc:
+        raise CorruptIndexError(f"{key!r} is not valid JSON ({exc})") from exc
+    if not isinstance(doc, dict):
+        raise CorruptIndexError(f"{key!r} is not a JSON object")
+    return doc
 
 
 def runs_to_positions(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -139,6 +193,7 @@ class PointsIndex:
         self._cat_cache: dict[str, np.ndarray] = {}
         self._group: zarr.Group | None = None
         self._arrays: dict[str, zarr.Array] = {}
+        self._metas: dict[str, dict[str, Any]] = {}
         try:
             self.axes: list[str] = list(meta["axes"])
             self.levels: list[dict[str, Any]] = list(meta["levels"])
@@ -167,29 +222,35 @@ class PointsIndex:
         cls, parent: zarr.Group, coalesce_bytes: int = COALESCE_BYTES, max_requests: int | None = MAX_REQUESTS
     ) -> PointsIndex:
         """Open the index stored under ``parent/points_index``."""
-        try:
-            index_group = zarr.open_group(
-                store=parent.store, path=f"{parent.path}/{INDEX_GROUP}".strip("/"), mode="r", use_consolidated=False
-            )
-        except (FileNotFoundError, KeyError, zarr.errors.GroupNotFoundError) as exc:
-            raise IndexNotFoundError(f"no points index under {parent.path or '/'!r}") from exc
-        head = index_group.attrs.get(ATTRS_KEY)
+        return cls.from_path(parent.store, parent.path, coalesce_bytes, max_requests)
+
+    @classmethod
+    def from_path(
+        cls,
+        store: Store,
+        parent_path: str,
+        coalesce_bytes: int = COALESCE_BYTES,
+        max_requests: int | None = MAX_REQUESTS,
+    ) -> PointsIndex:
+        """Open the index stored under ``<parent_path>/points_index`` of ``store``.
+
+        Reads two small JSON documents (the index group's and the current version's ``zarr.json``), nothing else.
+        """
+        index_path = f"{parent_path.strip('/')}/{INDEX_GROUP}".strip("/")
+        head_doc = read_json(store, f"{index_path}/zarr.json")
+        if head_doc is None or head_doc.get("node_type") != "group":
+            raise IndexNotFoundError(f"no points index under {parent_path.strip('/') or '/'!r}")
+        head = (head_doc.get("attributes") or {}).get(ATTRS_KEY)
         if not isinstance(head, dict) or "current" not in head:
-            raise CorruptIndexError(f"{index_group.path!r} has no {ATTRS_KEY!r} attribute naming the current index")
-        try:
-            vgroup = zarr.open_group(
-                store=parent.store, path=f"{index_group.path}/{head['current']}", mode="r", use_consolidated=False
-            )
-        except (FileNotFoundError, KeyError, zarr.errors.GroupNotFoundError) as exc:
-            raise CorruptIndexError(
-                f"the index version {head['current']!r} named by {index_group.path!r} is missing"
-            ) from exc
-        meta = vgroup.attrs.get(ATTRS_KEY)
+            raise CorruptIndexError(f"{index_path!r} has no {ATTRS_KEY!r} attribute naming the current index")
+        vpath = f"{index_path}/{head['current']}"
+        vdoc = read_json(store, f"{vpath}/zarr.json")
+        if vdoc is None or vdoc.get("node_type") != "group":
+            raise CorruptIndexError(f"the index version {head['current']!r} named by {index_path!r} is missing")
+        meta = (vdoc.get("attributes") or {}).get(ATTRS_KEY)
         if not isinstance(meta, dict):
-            raise CorruptIndexError(f"{vgroup.path!r} has no index metadata")
-        out = cls(parent.store, vgroup.path, meta, coalesce_bytes, max_requests)
-        out._group = vgroup
-        return out
+            raise CorruptIndexError(f"{vpath!r} has no index metadata")
+        return cls(store, vpath, meta, coalesce_bytes, max_requests)
 
     @property
     def group(self) -> zarr.Group:
@@ -218,8 +279,13 @@ class PointsIndex:
         if spec is None or spec["kind"] not in ("categorical", "string"):
             raise InvalidArgumentError(f"{column!r} is not a categorical column of the index")
         if spec["array"] not in self._cat_cache:
-            arr = self._array(f"categories/{spec['array']}")
-            self._cat_cache[spec["array"]] = np.asarray(arr[:]) if arr.shape[0] else np.zeros(0, dtype=object)
+            key = f"categories/{spec['array']}"
+            shape = self._array_meta(key)["shape"]
+            values = self._read_array_chunks(key, [0]) if shape and int(shape[0]) else [np.zeros(0, dtype=object)]
+            if values is None:  # an encoding decoded by zarr only
+                arr = self._array(key)
+                values = [np.asarray(arr[:]) if arr.shape[0] else np.zeros(0, dtype=object)]
+            self._cat_cache[spec["array"]] = values[0][: int(shape[0])] if shape else values[0]
         return self._cat_cache[spec["array"]]
 
     @property
@@ -227,11 +293,76 @@ class PointsIndex:
         """The gene names (categories of the feature column), or ``[]`` without a feature column."""
         return [] if self.feature_key is None else list(self.categories(self.feature_key))
 
+    def _array_meta(self, key: str) -> dict[str, Any]:
+        """The ``zarr.json`` of an index array (read once per opened index)."""
+        if key not in self._metas:
+            doc = read_json(self.store, f"{self.path}/{key}/zarr.json")
+            if doc is None or doc.get("node_type") != "array":
+                raise CorruptIndexError(f"the index array {key!r} is missing")
+            self._metas[key] = doc
+        return self._metas[key]
+
+    def _read_array_chunks(self, key: str, chunk_ids: list[int]) -> list[np.ndarray] | None:
+        """Whole chunks of the 1-D index array ``key``, fetched in one batch and decoded here.
+
+        The index writes its small arrays (directory, categories) with a few zarr v3 codecs (``bytes``, ``blosc``,
+        ``zstd``, ``vlen-utf8``); their chunks are fetched like the column ranges (one batch, synchronous on local
+        stores) and decoded with ``numcodecs``, much cheaper per chunk than a zarr selection. A missing chunk is the
+        fill value (zarr does not store chunks equal to it). ``None`` when the array uses anything else: the caller
+        then reads it through zarr.
+        """
+        return self._read_many([key], chunk_ids)[0] if self._decodable(key) else None
+
+    def _decodable(self, key: str) -> bool:
+        meta = self._array_meta(key)
+        names = [c.get("name") for c in meta.get("codecs", [])]
+        enc = meta.get("chunk_key_encoding", {})
+        if enc.get("name") != "default" or enc.get("configuration", {}).get("separator", "/") != "/":
+            return False
+        if len(meta.get("shape", [])) != 1:
+            return False
+        if meta.get("data_type") == "string":
+            return names[:1] == ["vlen-utf8"] and all(n in ("zstd", "blosc") for n in names[1:])
+        endian = meta["codecs"][0].get("configuration", {}).get("endian", "little") if names else None
+        return names[:1] == ["bytes"] and endian == "little" and all(n in ("zstd", "blosc") for n in names[1:])
+
+    def _read_many(self, keys: list[str], chunk_ids: list[int]) -> list[list[np.ndarray]]:
+        import numcodecs
+
+        requests = [(f"{self.path}/{key}/c/{k}", 0, -1) for key in keys for k in chunk_ids]
+        blobs = fetch_ranges(self.store, requests, missing_ok=True)
+        out = []
+        for i, key in enumerate(keys):
+            meta = self._array_meta(key)
+            chunk = int(meta["chunk_grid"]["configuration"]["chunk_shape"][0])
+            is_str = meta.get("data_type") == "string"
+            dtype = np.dtype(object) if is_str else np.dtype(str(meta["data_type"])).newbyteorder("<")
+            decoded = []
+            for blob in blobs[i * len(chunk_ids) : (i + 1) * len(chunk_ids)]:
+                if blob is None:
+                    fill = meta.get("fill_value", 0)
+                    decoded.append(np.full(chunk, "" if is_str else fill, dtype=dtype))
+                    continue
+                try:
+                    for codec in reversed(meta["codecs"][1:]):
+                        blob = (numcodecs.blosc.decompress if codec["name"] == "blosc" else numcodecs.Zstd().decode)(
+                            blob
+                        )
+                    decoded.append(
+                        numcodecs.VLenUTF8().decode(blob) if is_str else np.frombuffer(blob, dtype=dtype)[:chunk]
+                    )
+                except (RuntimeError, ValueError, TypeError) as exc:
+                    raise CorruptIndexError(f"a chunk of the index array {key!r} cannot be decoded ({exc})") from exc
+            out.append(decoded)
+        return out
+
     def _array(self, key: str) -> zarr.Array:
         """An index array, opened once (its metadata is read once per opened index)."""
         if key not in self._arrays:
             try:
-                self._arrays[key] = zarr.open_array(store=self.store, path=f"{self.path}/{key}", mode="r")
+                self._arrays[key] = zarr.open_array(
+                    store=self.store, path=f"{self.path}/{key}", mode="r", zarr_format=3
+                )
             except (FileNotFoundError, KeyError, zarr.errors.ArrayNotFoundError) as exc:
                 raise CorruptIndexError(f"the index array {key!r} is missing") from exc
         return self._arrays[key]
@@ -250,9 +381,15 @@ class PointsIndex:
             if n <= 0:
                 raise CorruptIndexError(f"the directory of level {level} has no chunk {j}")
             pieces.append(np.arange(first, first + n, dtype=np.int64))
-        idx = np.concatenate(pieces)
-        deltas_all = np.asarray(self._array("directory/dcodes").get_coordinate_selection(idx), dtype=np.uint64)
-        counts_all = np.asarray(self._array("directory/counts").get_coordinate_selection(idx), dtype=np.int64)
+        chunk_ids = [int(self.levels[level]["first_chunk"]) + j for level, j in missing]
+        raw = self._read_chunks(["directory/dcodes", "directory/counts"], chunk_ids)
+        if raw is not None:
+            deltas_all = np.concatenate([c[: len(p)] for c, p in zip(raw[0], pieces, strict=True)]).astype(np.uint64)
+            counts_all = np.concatenate([c[: len(p)] for c, p in zip(raw[1], pieces, strict=True)]).astype(np.int64)
+        else:  # an encoding this reader does not decode by itself: let zarr read it
+            idx = np.concatenate(pieces)
+            deltas_all = np.asarray(self._array("directory/dcodes").get_coordinate_selection(idx), dtype=np.uint64)
+            counts_all = np.asarray(self._array("directory/counts").get_coordinate_selection(idx), dtype=np.int64)
         offset = 0
         for (level, j), piece in zip(missing, pieces, strict=True):
             n = len(piece)
@@ -260,6 +397,12 @@ class PointsIndex:
                 level, j, deltas_all[offset : offset + n], counts_all[offset : offset + n]
             )
             offset += n
+
+    def _read_chunks(self, keys: list[str], chunk_ids: list[int]) -> list[list[np.ndarray]] | None:
+        """Whole chunks ``chunk_ids`` of the 1-D arrays ``keys`` in one batch, or ``None`` (read through zarr)."""
+        if not all(self._decodable(key) for key in keys):
+            return None
+        return self._read_many(keys, chunk_ids)
 
     def _decode_chunk(
         self, level: int, j: int, deltas: np.ndarray, counts: np.ndarray
