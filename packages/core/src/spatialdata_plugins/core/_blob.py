@@ -5,6 +5,10 @@ spatialdata writes beside the zarr metadata cannot exist there. We store the ver
 one-dimensional, uncompressed ``uint8`` zarr array chunked at ``chunk_bytes``. A reader sees a seekable file
 whose byte-range reads fetch only the chunks they overlap, so pyarrow's footer, column and row-group reads stay
 partial, exactly as on a filesystem. The layout is documented in ``docs/format.md``.
+
+Version 1 holds one parquet file in the array ``parquet``. Version 2 (points written in parallel, one file per dask
+partition) lists several complete parquet files, each in its own array, under ``"parts"`` in the attribute block;
+readers treat the parts in order as one table, like the ``part.N.parquet`` files of a parquet directory.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import zarr
 ENCODING_KEY = "spatialdata_plugins"
 ENCODING_NAME = "parquet-in-zarr"
 ENCODING_VERSION = 1
+PARTS_ENCODING_VERSION = 2
 BLOB_ARRAY = "parquet"
 DEFAULT_CHUNK_BYTES = 256 * 1024
 
@@ -35,14 +40,46 @@ def encoding_attrs(kind: str, size: int, chunk_bytes: int) -> dict[str, Any]:
     }
 
 
+def parts_encoding_attrs(kind: str, parts: list[dict[str, Any]], chunk_bytes: int) -> dict[str, Any]:
+    """The attribute block of a version-2 (multi-part) element: ``parts`` lists ``{"array", "nbytes", ...}``."""
+    return {
+        "encoding": ENCODING_NAME,
+        "version": PARTS_ENCODING_VERSION,
+        "kind": kind,
+        "parts": [dict(p) for p in parts],
+        "nbytes": int(sum(int(p["nbytes"]) for p in parts)),
+        "chunk_bytes": int(chunk_bytes),
+    }
+
+
+def blob_parts(group: zarr.Group) -> list[dict[str, Any]]:
+    """The parquet files of a parquet-in-zarr element group, in order: ``[{"array": name, "nbytes": n, ...}]``.
+
+    A version-1 group has one part (its ``array``, normally ``"parquet"``); a version-2 group lists its parts.
+    Entries may also carry ``rows`` and ``row_groups`` (recorded by the writer, so a reader need not open every
+    footer).
+    """
+    meta = group.attrs.get(ENCODING_KEY) or {}
+    parts = meta.get("parts")
+    if parts is None:
+        return [{"array": meta.get("array", BLOB_ARRAY), "nbytes": meta.get("nbytes")}]
+    return [dict(p) for p in parts]
+
+
 def is_blob_encoded(group: zarr.Group) -> bool:
     """Whether an element group holds its table as parquet-in-zarr."""
     meta = group.attrs.get(ENCODING_KEY)
     return isinstance(meta, dict) and meta.get("encoding") == ENCODING_NAME
 
 
-def write_blob(group: zarr.Group, source: IO[bytes], size: int, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> zarr.Array:
-    """Copy ``size`` bytes of ``source`` into a new uint8 array ``group[BLOB_ARRAY]``, one chunk at a time.
+def write_blob(
+    group: zarr.Group,
+    source: IO[bytes],
+    size: int,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    name: str = BLOB_ARRAY,
+) -> zarr.Array:
+    """Copy ``size`` bytes of ``source`` into a new uint8 array ``group[name]``, one chunk at a time.
 
     Parameters
     ----------
@@ -54,30 +91,32 @@ def write_blob(group: zarr.Group, source: IO[bytes], size: int, chunk_bytes: int
         Number of bytes to copy.
     chunk_bytes
         Chunk size of the array: the granularity of partial reads.
+    name
+        Name of the array (``"parquet"``; the parts of a version-2 element have their own names).
 
     Returns
     -------
     zarr.Array
         The array written.
     """
-    arr = group.create_array(
-        BLOB_ARRAY, shape=(size,), chunks=(chunk_bytes,), dtype="uint8", compressors=None, fill_value=0
-    )
+    arr = group.create_array(name, shape=(size,), chunks=(chunk_bytes,), dtype="uint8", compressors=None, fill_value=0)
     offset = 0
     while offset < size:
         block = source.read(min(chunk_bytes, size - offset))
         if not block:
-            raise OSError(f"source ended after {offset} of {size} bytes while writing {group.path}/{BLOB_ARRAY}")
+            raise OSError(f"source ended after {offset} of {size} bytes while writing {group.path}/{name}")
         arr[offset : offset + len(block)] = np.frombuffer(block, dtype="uint8")
         offset += len(block)
     return arr
 
 
-def write_blob_from_spooled(group: zarr.Group, spool: IO[bytes], chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> int:
-    """Write a finished temporary file into ``group`` as a blob; return its size."""
+def write_blob_from_spooled(
+    group: zarr.Group, spool: IO[bytes], chunk_bytes: int = DEFAULT_CHUNK_BYTES, name: str = BLOB_ARRAY
+) -> int:
+    """Write a finished temporary file into ``group`` as a blob (array ``name``); return its size."""
     size = spool.seek(0, io.SEEK_END)
     spool.seek(0)
-    write_blob(group, spool, size, chunk_bytes)
+    write_blob(group, spool, size, chunk_bytes, name)
     return size
 
 
@@ -173,6 +212,6 @@ class ZarrBlobFile(io.RawIOBase):
         return data
 
 
-def open_blob(group: zarr.Group) -> ZarrBlobFile:
-    """Open the parquet-in-zarr array of an element group as a file."""
-    return ZarrBlobFile(group[BLOB_ARRAY])
+def open_blob(group: zarr.Group, name: str | None = None) -> ZarrBlobFile:
+    """Open a parquet-in-zarr array of an element group as a file (default: the first, or only, part)."""
+    return ZarrBlobFile(group[name if name is not None else blob_parts(group)[0]["array"]])

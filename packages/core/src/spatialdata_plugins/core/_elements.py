@@ -132,7 +132,10 @@ def write_points(
     points
         The dask DataFrame.
     options
-        Writer options (``chunk_bytes`` for parquet-in-zarr).
+        Writer options: ``chunk_bytes`` for parquet-in-zarr, and ``points_parts_writer``, a callable
+        ``(group, partitions, schema, chunk_bytes) -> parts`` that writes the dask partitions (``dask.delayed``
+        frames) as separate parquet files with :func:`write_points_part` (in parallel, e.g. on a cluster) and
+        returns their entries in order; the element is then parquet-in-zarr version 2 (``docs/format.md``).
     """
     points = _known_categories(points)
     plain = _without_transform(points)
@@ -152,23 +155,18 @@ def write_points(
 
 def _write_points_blob(group: zarr.Group, points: dd.DataFrame, options: dict[str, Any]) -> None:
     meta = points._meta
-    index_name = meta.index.name
-    if index_name is None:
-        meta = meta.rename_axis(INDEX_COLUMN)
-    schema = pa.Schema.from_pandas(meta.reset_index(), preserve_index=False)
+    schema = points_blob_schema(meta)
     chunk_bytes = int(options.get("chunk_bytes", _blob.DEFAULT_CHUNK_BYTES))
-    with tempfile.TemporaryFile(prefix="sdp-points-") as spool:
-        with pq.ParquetWriter(spool, schema) as writer:
-            # one partition in memory at a time: the write is out of core like dask's own to_parquet
-            for partition in points.to_delayed():
-                frame = partition.compute()
-                frame.attrs = {}  # element metadata lives in the zarr attributes, not in the parquet file
-                if frame.index.name is None:
-                    frame = frame.rename_axis(INDEX_COLUMN)
-                table = pa.Table.from_pandas(frame.reset_index(), schema=schema, preserve_index=False)
-                writer.write_table(table, row_group_size=BLOB_ROW_GROUP_SIZE)
-        size = _blob.write_blob_from_spooled(group, spool, chunk_bytes)
-    block = _blob.encoding_attrs("points", size, chunk_bytes)
+    store_parts = options.get("points_parts_writer")
+    if store_parts is None:
+        # one partition in memory at a time: the write is out of core like dask's own to_parquet
+        frames = (partition.compute() for partition in points.to_delayed())
+        part = write_points_part(group, _blob.BLOB_ARRAY, frames, schema, chunk_bytes)
+        block = _blob.encoding_attrs("points", part["nbytes"], chunk_bytes)
+    else:
+        parts = store_parts(group, points.to_delayed(), schema, chunk_bytes)
+        block = _blob.parts_encoding_attrs("points", parts, chunk_bytes)
+    index_name = meta.index.name
     block["index"] = index_name if index_name is not None else INDEX_COLUMN
     # known categories (in their order) are kept, so a read gives back the same dtypes as were written
     block["categories"] = {
@@ -177,6 +175,56 @@ def _write_points_blob(group: zarr.Group, points: dd.DataFrame, options: dict[st
         if isinstance(meta[c].dtype, pd.CategoricalDtype)
     }
     group.attrs[_blob.ENCODING_KEY] = block
+
+
+def points_blob_schema(meta: pd.DataFrame) -> pa.Schema:
+    """The arrow schema of the parquet-in-zarr file(s) of points with dask meta ``meta`` (index as a column)."""
+    if meta.index.name is None:
+        meta = meta.rename_axis(INDEX_COLUMN)
+    return pa.Schema.from_pandas(meta.reset_index(), preserve_index=False)
+
+
+def write_points_part(
+    group: zarr.Group, name: str, frames: Any, schema: pa.Schema, chunk_bytes: int = _blob.DEFAULT_CHUNK_BYTES
+) -> dict[str, Any]:
+    """Write pandas frames as one complete parquet file into the uint8 array ``group[name]``.
+
+    The building block of parquet-in-zarr points: the writer of a version-1 element streams every partition into
+    the array ``parquet``; a parallel writer (``options["points_parts_writer"]``, see :func:`write_points`) calls
+    it once per dask partition, in a worker, with its own array name.
+
+    Parameters
+    ----------
+    group
+        The element group (on any zarr store, an icechunk fork session's too).
+    name
+        Array name, e.g. ``"parquet"`` or ``"parquet.3"``.
+    frames
+        Iterable of pandas DataFrames (one partition each; every frame starts a new row group).
+    schema
+        From :func:`points_blob_schema`.
+    chunk_bytes
+        Chunk size of the array.
+
+    Returns
+    -------
+    dict
+        ``{"array", "nbytes", "rows", "row_groups"}``: the entry of this part in the attribute block.
+    """
+    rows = 0
+    with tempfile.TemporaryFile(prefix="sdp-points-") as spool:
+        with pq.ParquetWriter(spool, schema) as writer:
+            for frame in frames:
+                frame.attrs = {}  # element metadata lives in the zarr attributes, not in the parquet file
+                if frame.index.name is None:
+                    frame = frame.rename_axis(INDEX_COLUMN)
+                table = pa.Table.from_pandas(frame.reset_index(), schema=schema, preserve_index=False)
+                writer.write_table(table, row_group_size=BLOB_ROW_GROUP_SIZE)
+                rows += len(frame)
+        spool.seek(0)
+        row_groups = pq.ParquetFile(spool).metadata.num_row_groups
+        size = _blob.write_blob_from_spooled(group, spool, chunk_bytes, name)
+    return {"array": name, "nbytes": int(size), "rows": int(rows), "row_groups": int(row_groups)}
 
 
 def write_shapes(
@@ -300,7 +348,10 @@ def _set_element_metadata(element: Any, group: zarr.Group, formats: dict[str, An
 
 
 class _RowGroupReader:
-    """Read row groups of a parquet-in-zarr blob; its ``columns=`` keyword gives dask column projection."""
+    """Read row groups of a parquet-in-zarr part; its ``columns=`` keyword gives dask column projection.
+
+    Called with ``(array, [row_group, ...])``: the array (part) to read and its row groups.
+    """
 
     def __init__(
         self, group: zarr.Group, filters: Any, index: str | None, dtypes: dict[str, pd.CategoricalDtype]
@@ -313,14 +364,15 @@ class _RowGroupReader:
     def __dask_tokenize__(self) -> tuple[Any, ...]:
         return (type(self).__name__, id(self._group.store), self._group.path, str(self._filters), self._index)
 
-    def __call__(self, row_groups: list[int], columns: list[str] | None = None) -> pd.DataFrame:
+    def __call__(self, part: tuple[str, list[int]], columns: list[str] | None = None) -> pd.DataFrame:
+        array, row_groups = part
         wanted = None if columns is None else list(columns)
         if wanted is not None:
             # filter columns are read too, and dropped again after filtering
             wanted += [c for c in _filter_columns(self._filters) if c not in wanted]
             if self._index:
                 wanted.append(self._index)
-        with _blob.open_blob(self._group) as raw:
+        with _blob.open_blob(self._group, array) as raw:
             table = pq.ParquetFile(raw).read_row_groups(row_groups, columns=wanted)
         if self._filters is not None:
             table = table.filter(pq.filters_to_expression(self._filters))
@@ -368,13 +420,24 @@ def read_points(
     from spatialdata._io.format import PointsFormats
 
     if _blob.is_blob_encoded(group):
-        with _blob.open_blob(group) as raw:
-            pf = pq.ParquetFile(raw)
-            schema = pf.schema_arrow
-            row_groups = list(range(pf.num_row_groups))
-            if filters:
-                raw.seek(0)
-                row_groups = _row_groups_matching(raw, filters)
+        schema = None
+        pieces: list[tuple[str, list[int]]] = []
+        for part in _blob.blob_parts(group):
+            array, count = part["array"], part.get("row_groups")
+            if schema is None or filters or count is None:
+                # the first footer gives the schema; the others only when pruning or their count is unrecorded
+                with _blob.open_blob(group, array) as raw:
+                    pf = pq.ParquetFile(raw)
+                    if schema is None:
+                        schema = pf.schema_arrow
+                    row_groups = list(range(pf.num_row_groups))
+                    if filters:
+                        raw.seek(0)
+                        row_groups = _row_groups_matching(raw, filters)
+            else:
+                row_groups = list(range(int(count)))
+            pieces += [(array, [i]) for i in row_groups]
+        assert schema is not None
         index = group.attrs[_blob.ENCODING_KEY].get("index", INDEX_COLUMN)
         has_index = index if index in schema.names else None
         # categories recorded at write time are restored exactly; others stay unknown, as with dd.read_parquet
@@ -385,7 +448,7 @@ def read_points(
         meta = clear_known_categories(meta.astype(dtypes), cols=unknown) if unknown else meta.astype(dtypes)
         if columns is not None:
             meta = meta[list(columns)]
-        parts = [[i] for i in row_groups] or [[]]
+        parts = pieces or [(_blob.blob_parts(group)[0]["array"], [])]
         points = dd.from_map(
             _RowGroupReader(group, filters, has_index, dtypes),
             parts,
@@ -421,6 +484,8 @@ def read_shapes(
     if filters is not None:
         kwargs["filters"] = filters
     if _blob.is_blob_encoded(group):
+        if len(_blob.blob_parts(group)) != 1:
+            raise NotImplementedError(f"shapes {name!r}: multi-part parquet-in-zarr is only defined for points")
         with _blob.open_blob(group) as raw:
             shapes = gpd.read_parquet(raw, **kwargs)
     else:

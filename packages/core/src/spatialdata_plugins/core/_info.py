@@ -50,14 +50,24 @@ def _data_columns(names: list[str]) -> list[str]:
 
 def _parquet_info(location: Any, group: zarr.Group, element_type: str, name: str) -> dict[str, Any]:
     if _blob.is_blob_encoded(group):
-        with _blob.open_blob(group) as raw:
-            md = pq.ParquetFile(raw).metadata
-            return {
-                "rows": md.num_rows,
-                "columns": _data_columns(md.schema.to_arrow_schema().names),
-                "encoding": "parquet-in-zarr",
-                "file_bytes": raw.size(),
-            }
+        rows, columns, size = 0, None, 0
+        for part in _blob.blob_parts(group):
+            # recorded row counts spare the footers of parts after the first (version 2)
+            if columns is None or part.get("rows") is None:
+                with _blob.open_blob(group, part["array"]) as raw:
+                    md = pq.ParquetFile(raw).metadata
+                    columns = columns or md.schema.to_arrow_schema().names
+                    rows += md.num_rows
+                    size += raw.size()
+            else:
+                rows += int(part["rows"])
+                size += int(part["nbytes"])
+        return {
+            "rows": rows,
+            "columns": _data_columns(columns or []),
+            "encoding": "parquet-in-zarr",
+            "file_bytes": size,
+        }
     filename = "points.parquet" if element_type == "points" else "shapes.parquet"
     path = location.file_path(element_type, name, filename)
     fs = location.fs
