@@ -116,3 +116,64 @@ def test_bad_coalescing_options(standalone_index):
         _counting(path, coalesce_bytes=-1)
     with pytest.raises(InvalidArgumentError, match="max_requests"):
         _counting(path, max_requests=0)
+
+
+class _AsyncOnlyCountingStore(CountingStore):
+    """Counts bytes like ``CountingStore`` but declares no synchronous reads (as an object store or icechunk)."""
+
+    _supports_sync_io = False
+
+
+@pytest.mark.parametrize(
+    ("bbox", "genes", "kw"),
+    [
+        ((100, 100, 400, 300), None, {}),
+        ((250, 0, 260, 1000), ["gene_03", "gene_07"], {}),
+        (None, ["gene_01"], {"max_level": 2}),
+        ((0, 0, 1000, 1000), None, {"target_count": 500}),
+    ],
+)
+def test_local_sync_and_async_read_paths_agree(standalone_index, points_df, bbox, genes, kw):
+    """The local ``pread`` path, zarr's synchronous reads and the asynchronous path return the same rows and bytes."""
+    from zarr.storage import LocalStore
+
+    path = str(standalone_index.store.root)
+    local = open_points_index(LocalStore(path, read_only=True), verify=False)
+    sync_store = CountingStore(LocalStore(path, read_only=True))
+    sync = open_points_index(sync_store, verify=False, max_requests=None)
+    async_store = _AsyncOnlyCountingStore(LocalStore(path, read_only=True))
+    asynchronous = open_points_index(async_store, verify=False, max_requests=None)
+    assert _reader._local_root(local.store) == path
+    assert _reader.supports_sync_reads(sync_store) and not _reader.supports_sync_reads(async_store)
+    # "auto" request cap: none where a request is cheap, 64 where it is a round trip
+    assert local.max_requests is None
+    assert open_points_index(async_store, verify=False).max_requests == _reader.REMOTE_MAX_REQUESTS
+    sync_store.bytes_read = async_store.bytes_read = 0
+    frames = [ix.query(bbox, genes, include_level=True, **kw) for ix in (local, sync, asynchronous)]
+    assert len(frames[0]) > 0
+    for other in frames[1:]:
+        assert other.equals(frames[0])
+    assert sync_store.bytes_read == async_store.bytes_read > 0
+    if not kw:  # uncapped: exactly the brute-force answer
+        assert sorted(frames[0].index) == sorted(brute(points_df, bbox, genes))
+
+
+def test_opening_reads_only_the_index_metadata(standalone_index, points_df):
+    """Opening reads the two group documents, the directory arrays' metadata and the gene names; nothing else."""
+    from zarr.storage import LocalStore
+
+    path = str(standalone_index.store.root)
+    keys: list[str] = []
+
+    class Logging(CountingStore):
+        def get_sync(self, key, *, prototype=None, byte_range=None):
+            keys.append(key)
+            return super().get_sync(key, prototype=prototype, byte_range=byte_range)
+
+    index = open_points_index(Logging(LocalStore(path, read_only=True)), verify=False)
+    assert all(k.endswith("zarr.json") or "/categories/" in k for k in keys), keys
+    assert any("directory/counts/zarr.json" in k for k in keys)
+    n_open = len(keys)
+    index.query((100, 100, 400, 300), ["gene_03"])
+    assert not any(k.endswith("zarr.json") for k in keys[n_open:]), keys[n_open:]
+    assert index.genes == [str(g) for g in points_df["gene"].cat.categories]

@@ -31,6 +31,7 @@ from spatialdata_plugins.points_index._reader import (
     PointsIndex,
     check_fingerprint,
     fetch_ranges,
+    read_json,
 )
 
 MARKER = "points_index"
@@ -393,7 +394,7 @@ def open_points_index(
     storage_options: dict[str, Any] | None = None,
     verify: bool | str = True,
     coalesce_bytes: int = COALESCE_BYTES,
-    max_requests: int | None = MAX_REQUESTS,
+    max_requests: int | str | None = MAX_REQUESTS,
 ) -> PointsIndex:
     """Open a points index once, to run many queries on it (its metadata is cached).
 
@@ -413,7 +414,8 @@ def open_points_index(
         Byte ranges of a column closer than this are fetched as one request (fewer requests, a few more bytes).
     max_requests
         At most this many byte-range requests per column and read; beyond it, the ranges with the smallest gaps
-        between them are merged. ``None`` for no limit (then every run of rows is its own request).
+        between them are merged. ``None`` for no limit (then every run of rows is its own request); ``"auto"``
+        (default) for no limit on local directories and memory stores and 64 on object stores and icechunk.
 
     Returns
     -------
@@ -443,18 +445,22 @@ def open_points_index(
             )
     else:
         location = open_location(data, "r", storage_options)
+    base = (location.path or "").strip("/")
     if name is None:
+        if read_json(location.store, f"{base}/{INDEX_GROUP}/zarr.json".strip("/")) is not None:
+            return PointsIndex.from_path(location.store, base, coalesce_bytes, max_requests)  # a standalone index
         root = zarr.open_group(store=location.store, path=location.path or None, mode="r", use_consolidated=False)
-        if INDEX_GROUP in root:
-            return PointsIndex.from_group(root, coalesce_bytes, max_requests)
         names = list(root["points"]) if "points" in root else []
         if len(names) != 1:
             raise InvalidArgumentError(f"name the points element: {location} has {names or 'no points'}")
         name = names[0]
-    group = _element_group(location, name)
-    index = PointsIndex.from_group(group, coalesce_bytes, max_requests)
+    element_path = f"{base}/points/{name}".strip("/")
+    if read_json(location.store, f"{element_path}/zarr.json") is None:
+        raise ElementNotFoundError(f"no points element {name!r} in {location}")
+    index = PointsIndex.from_path(location.store, element_path, coalesce_bytes, max_requests)
     if verify:
         full = verify == "full"
+        group = _element_group(location, name)
         check_fingerprint(index, lambda: points_fingerprint(location, group, name, full=full))
     return index
 

@@ -99,38 +99,41 @@ def box_code_ranges(lo: list[int], hi: list[int], level: int, max_ranges: int = 
     dim = len(lo)
     lo_a = np.asarray(lo, dtype=np.int64)
     hi_a = np.asarray(hi, dtype=np.int64)
-    full: list[tuple[int, int]] = []
+    starts: list[np.ndarray] = []
+    stops: list[np.ndarray] = []
     # nodes: (prefix code, origin cell per axis) at depth d; a node spans 2**(level-d) cells per axis
     prefixes = np.zeros(1, dtype=np.uint64)
     origins = np.zeros((1, dim), dtype=np.int64)
+    child = np.arange(1 << dim, dtype=np.uint64)
+    bits = np.stack([(np.arange(1 << dim) >> a) & 1 for a in range(dim)], axis=1)
     for depth in range(level + 1):
         span = 1 << (level - depth)
         node_hi = origins + span - 1
         disjoint = np.any((node_hi < lo_a) | (origins > hi_a), axis=1)
         inside = np.all((origins >= lo_a) & (node_hi <= hi_a), axis=1)
         shift = np.uint64(dim * (level - depth))
-        for p in prefixes[inside & ~disjoint]:
-            full.append((int(p) << int(shift), (int(p) + 1) << int(shift)))
         partial = ~disjoint & ~inside
+        stop_here = depth == level or int(partial.sum()) * (1 << dim) > max_ranges
+        take = (inside | partial) if stop_here else inside
+        if take.any():
+            p = prefixes[take]
+            starts.append(p << shift)
+            stops.append((p + np.uint64(1)) << shift)
         prefixes, origins = prefixes[partial], origins[partial]
-        if len(prefixes) == 0:
+        if stop_here or len(prefixes) == 0:
             break
-        if depth == level or len(prefixes) * (1 << dim) > max_ranges:
-            for p in prefixes:
-                full.append((int(p) << int(shift), (int(p) + 1) << int(shift)))
-            break
-        child = np.arange(1 << dim, dtype=np.uint64)
-        half = span // 2
-        offs = np.stack([(np.arange(1 << dim) >> a) & 1 for a in range(dim)], axis=1) * half
         prefixes = ((prefixes[:, None] << np.uint64(dim)) | child[None, :]).ravel()
-        origins = (origins[:, None, :] + offs[None, :, :]).reshape(-1, dim)
-    if not full:
+        origins = (origins[:, None, :] + (bits * (span // 2))[None, :, :]).reshape(-1, dim)
+    if not starts:
         return np.zeros((0, 2), dtype=np.uint64)
-    full.sort()
-    merged = [list(full[0])]
-    for a, b in full[1:]:
-        if a <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], b)
-        else:
-            merged.append([a, b])
-    return np.asarray(merged, dtype=np.uint64)
+    a = np.concatenate(starts)
+    b = np.concatenate(stops)
+    order = np.argsort(a, kind="stable")
+    a, b = a[order], b[order]
+    # merge touching or overlapping ranges (nodes are disjoint, so only touching ones merge)
+    run_end = np.maximum.accumulate(b)
+    brk = np.ones(len(a), dtype=bool)
+    brk[1:] = a[1:] > run_end[:-1]
+    first = np.flatnonzero(brk)
+    last = np.concatenate([first[1:], [len(a)]]) - 1
+    return np.stack([a[first], run_end[last]], axis=1).astype(np.uint64)
