@@ -239,4 +239,32 @@ def write_raster_forked(
     if len(sources) != len(targets):
         raise ElementWriteError(f"{name!r}: {len(sources)} scales in the element but {len(targets)} were written")
     backend.store(sources, targets)
+    backend.forked_elements.append(name)
+    return True
+
+
+def write_points_forked(
+    location: Location, root: zarr.Group, element_type: str, name: str, element: Any, options: dict[str, Any]
+) -> bool | None:
+    """``sdp_write_element`` for dask-backed points on icechunk: every partition written by a worker into a fork.
+
+    The core writes the element (group, metadata, categories) as parquet-in-zarr version 2, one parquet file per
+    dask partition; the partitions go through :meth:`IcechunkForkBackend.store_points`. Returns ``None`` (the
+    default writer streams one file) unless the location is an icechunk session whose backend uses fork/merge now.
+    """
+    import dask.dataframe as dd
+
+    backend = options.get("parallel_backend")
+    if (
+        element_type != "points"
+        or SESSION_KEY not in location.extra
+        or not isinstance(backend, IcechunkForkBackend)
+        or not backend.uses_fork
+        or not isinstance(element, dd.DataFrame)
+    ):
+        return None
+    from spatialdata_plugins.core._elements import write_element
+
+    write_element(location, root, element_type, name, element, {**options, "points_parts_writer": backend.store_points})
+    backend.forked_elements.append(name)
     return True

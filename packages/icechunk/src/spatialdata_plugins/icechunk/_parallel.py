@@ -1,4 +1,4 @@
-"""The fork/merge write backend: dask-backed rasters written in parallel into one icechunk session."""
+"""The fork/merge write backend: dask-backed rasters and points written in parallel into one icechunk session."""
 
 from __future__ import annotations
 
@@ -30,7 +30,10 @@ class IcechunkForkBackend:
     A writable session cannot be sent to ``dask.distributed`` workers; a fork can. :meth:`store` writes dask arrays
     into zarr arrays of the session with :func:`icechunk.dask.store_dask` on a fork (every worker writes its chunks
     and returns its change set), then merges the change sets back into the session, which is committed once by the
-    caller. This implements the core's :class:`~spatialdata_plugins.core.ParallelWriteBackend` protocol.
+    caller. :meth:`store_points` does the same for the partitions of a points element: every task computes one
+    partition and writes it, as a complete parquet file, into a new array of the fork (parquet-in-zarr version 2,
+    ``docs/format.md``). This implements the core's :class:`~spatialdata_plugins.core.ParallelWriteBackend`
+    protocol.
 
     Parameters
     ----------
@@ -40,6 +43,13 @@ class IcechunkForkBackend:
         ``"auto"``: rasters go through fork/merge when a ``dask.distributed`` client is active and are written
         directly into the session otherwise (threads share the session, no fork needed); ``"fork"``: always
         fork/merge; ``"direct"``: never.
+
+    Attributes
+    ----------
+    forks_merged
+        How many fork change sets were merged into the session: one per raster element, one per points partition.
+    forked_elements
+        Names of the elements written through forks, in order.
     """
 
     name = "icechunk-fork"
@@ -50,6 +60,7 @@ class IcechunkForkBackend:
         self.session = session
         self.mode = mode
         self.forks_merged = 0
+        self.forked_elements: list[str] = []
 
     @property
     def uses_fork(self) -> bool:
@@ -81,6 +92,55 @@ class IcechunkForkBackend:
         merged = icechunk.dask.store_dask(sources=aligned, targets=fork_targets)
         self.session.merge(merged)
         self.forks_merged += 1
+
+    def store_points(
+        self, group: zarr.Group, partitions: list[Any], schema: Any, chunk_bytes: int
+    ) -> list[dict[str, Any]]:
+        """Write the partitions of a points element into a fork, one parquet file each, and merge the fork back.
+
+        The core's ``points_parts_writer`` (see :func:`spatialdata_plugins.core._elements.write_points`): one task
+        per partition, computed where the partition is (a ``dask.distributed`` worker), writes array
+        ``parquet.<i>`` of ``group`` in its copy of one fork of the session and returns it with the part's entry.
+
+        Parameters
+        ----------
+        group
+            The element group, created in the session.
+        partitions
+            The partitions (``dask.delayed`` pandas DataFrames, ``DataFrame.to_delayed()``).
+        schema
+            The parquet schema of every part.
+        chunk_bytes
+            Chunk size of the part arrays.
+
+        Returns
+        -------
+        list of dict
+            The parts' entries ``{"array", "nbytes", "rows", "row_groups"}``, in partition order.
+        """
+        fork = self.session.fork()
+        tasks = [
+            dask.delayed(_write_points_part_in_fork, pure=False)(
+                fork, group.path, f"parquet.{i}", partition, schema, chunk_bytes
+            )
+            for i, partition in enumerate(partitions)
+        ]
+        results = dask.compute(*tasks)
+        # threads of one process share the fork object: merge each distinct change set once
+        forks = list({id(f): f for f, _ in results}.values())
+        self.session.merge(*forks)
+        self.forks_merged += len(forks)
+        return [part for _, part in results]
+
+
+def _write_points_part_in_fork(
+    fork: icechunk.ForkSession, path: str, name: str, frame: Any, schema: Any, chunk_bytes: int
+) -> tuple[icechunk.ForkSession, dict[str, Any]]:
+    """Run in a worker: write one partition as a parquet file into array ``name`` of group ``path`` of the fork."""
+    from spatialdata_plugins.core._elements import write_points_part
+
+    group = zarr.open_group(fork.store, path=path, mode="r+")
+    return fork, write_points_part(group, name, [frame], schema, chunk_bytes)
 
 
 def _grid(shape: tuple[int, ...], chunks: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:

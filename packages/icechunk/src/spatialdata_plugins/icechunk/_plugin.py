@@ -59,9 +59,13 @@ def sdp_parallel_write_backend(location: Any) -> Any:
 def sdp_write_element(
     sdata: Any, location: Any, root: Any, element_type: str | None, name: str, element: Any, options: dict[str, Any]
 ) -> bool | None:
-    """Dask-backed images and labels on icechunk under ``dask.distributed``: metadata, then pixels via fork/merge."""
-    if element_type not in ("images", "labels") or "icechunk_session" not in getattr(location, "extra", {}):
+    """Dask-backed images, labels and points on icechunk under ``dask.distributed``: written via fork/merge."""
+    if element_type not in ("images", "labels", "points") or "icechunk_session" not in getattr(location, "extra", {}):
         return None
+    if element_type == "points":
+        from spatialdata_plugins.icechunk._io import write_points_forked
+
+        return write_points_forked(location, root, element_type, name, element, options)
     from spatialdata_plugins.icechunk._io import write_raster_forked
 
     return write_raster_forked(location, root, element_type, name, element, options)

@@ -144,7 +144,10 @@ class Transaction:
     changes
         The :class:`Changes` found on exit.
     forks_merged
-        How many fork sessions were merged (dask-backed rasters under ``dask.distributed``).
+        How many fork change sets were merged (dask-backed rasters and points under ``dask.distributed``): one per
+        raster element, one per points partition.
+    forked_elements
+        Names of the elements written through fork/merge.
     """
 
     def __init__(
@@ -192,6 +195,7 @@ class Transaction:
         self.snapshot_id: str | None = None
         self.changes: Changes | None = None
         self.forks_merged = 0
+        self.forked_elements: list[str] = []
         self._keys: list[str] = []
         self._before: dict[str, tuple[str, Any, str]] = {}
         self._attrs_before: dict[str, Any] = {}
@@ -293,6 +297,7 @@ class Transaction:
                 options=self.write_options,
             )
             self.forks_merged = backend.forks_merged
+            self.forked_elements = list(backend.forked_elements)
             metadata = {**self.metadata, METADATA_KEY: changes.as_metadata()}
             # never commit after an error: a failed write can leave debris in the session
             self.snapshot_id = self._do_commit(metadata, changes, writes, attrs)
