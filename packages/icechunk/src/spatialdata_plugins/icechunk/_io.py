@@ -206,7 +206,27 @@ def apply_changes(
                 raise ElementWriteError(f"writing {element_type} element {name!r} failed: {exc}") from exc
             if not handled:
                 raise ElementWriteError(f"no installed plugin wrote element {name!r} ({element_type})")
+        if any(t == "labels" for t, _ in writes.values()) or any(stored.get(n) == "labels" for n in deletes):
+            sync_labels_list(root)
     return backend
+
+
+def sync_labels_list(root: zarr.Group) -> None:
+    """Make the OME-NGFF ``labels`` list of the ``labels`` group name exactly the labels elements stored.
+
+    spatialdata appends a name when it writes labels and never removes one: a deleted labels element would stay
+    listed and a replaced one be listed twice. The order of the names still listed is kept; new ones follow.
+    """
+    if "labels" not in root:
+        return
+    group = root["labels"]
+    present = {name for name, _ in group.groups() if not name.startswith(".")}
+    ome = dict(group.attrs.get("ome") or {})
+    listed = list(ome.get("labels") or [])
+    names = list(dict.fromkeys(n for n in listed if n in present)) + sorted(present - set(listed))
+    if names != listed:
+        ome["labels"] = names
+        group.attrs["ome"] = ome
 
 
 def write_raster_forked(

@@ -17,6 +17,7 @@ from spatialdata_plugins.icechunk._errors import NestedTransactionError, Transac
 from spatialdata_plugins.icechunk._io import apply_changes, session_location, validate_elements
 from spatialdata_plugins.icechunk._repo import (
     DEFAULT_BRANCH,
+    ELEMENT_TYPES,
     describe,
     open_repository,
     repo_key,
@@ -28,6 +29,9 @@ METADATA_KEY = "spatialdata_plugins"
 
 _active = threading.local()
 _ICECHUNK_FIRST_SNAPSHOT = "1CECHNKREP0F1RSTCMT0"  # every icechunk repository starts with this id
+MAX_REPLAYS = 3
+# conflicts that, on a container group (``/labels``...), only mean both commits added or removed elements in it
+_MERGEABLE = (icechunk.ConflictType.ZarrMetadataDoubleUpdate, icechunk.ConflictType.NewNodeConflictsWithExistingNode)
 
 
 def _active_keys() -> set[str]:
@@ -148,6 +152,9 @@ class Transaction:
         raster element, one per points partition.
     forked_elements
         Names of the elements written through fork/merge.
+    replays
+        How many times the changes were written again on a newer branch tip because a concurrent commit only
+        collided on element-container metadata (see :func:`transaction`, ``rebase``).
     """
 
     def __init__(
@@ -196,6 +203,7 @@ class Transaction:
         self.changes: Changes | None = None
         self.forks_merged = 0
         self.forked_elements: list[str] = []
+        self.replays = 0
         self._keys: list[str] = []
         self._before: dict[str, tuple[str, Any, str]] = {}
         self._attrs_before: dict[str, Any] = {}
@@ -316,31 +324,95 @@ class Transaction:
         self, metadata: dict[str, Any], changes: Changes, writes: dict[str, tuple[str, Any]], attrs: Any
     ) -> str:
         assert self.session is not None
+        while True:
+            try:
+                if self.rebase:
+                    return self.session.commit(
+                        self.message,
+                        metadata=metadata,
+                        rebase_with=icechunk.ConflictDetector(),
+                        allow_empty=self.allow_empty,
+                    )
+                return self.session.commit(self.message, metadata=metadata, allow_empty=self.allow_empty)
+            except (icechunk.RebaseFailedError, icechunk.ConflictError) as exc:
+                replayable, overlap = self._replayable(exc, changes)
+                if replayable:
+                    self._replay(changes, writes, attrs)
+                    continue
+                conflicting = overlap or _conflicting_elements(exc) or changes.elements
+                pending = {
+                    "written": {name: element for name, (_, element) in writes.items()},
+                    "deleted": list(changes.deleted),
+                    "attrs": attrs,
+                }
+                how = "" if self.rebase else " (rebase=False: any concurrent commit conflicts)"
+                raise TransactionConflictError(
+                    f"transaction {self.message!r} conflicts with a commit made to branch {self.branch!r} of "
+                    f"{self._where()} since it started{how}: both changed {conflicting}. Nothing of this transaction "
+                    "was committed and the other commit is kept; read the branch again and re-apply the changes "
+                    "(they are in this error's .pending)",
+                    elements=conflicting,
+                    pending=pending,
+                ) from exc
+
+    def _replayable(self, exc: BaseException, changes: Changes) -> tuple[bool, list[str]]:
+        """Whether a failed rebase only collided on element-container metadata (e.g. both added labels).
+
+        True when every conflict icechunk reports is on a container group (``/labels``, ``/images``...) and no
+        commit since the transaction started touched an element this transaction changes, nor the root
+        attributes if this transaction changes them (checked on the whole history since the start, not only on
+        the commit the rebase stopped at). Also returns the elements both changed, found that way.
+        """
+        conflicts = list(getattr(exc, "conflicts", None) or [])
+        if (
+            not self.rebase
+            or self.repo is None
+            or self._given_session is not None
+            or self.replays >= MAX_REPLAYS
+            or not isinstance(exc, icechunk.RebaseFailedError)
+            or not conflicts
+        ):
+            return False, []
+        if not all(
+            str(getattr(c, "path", "")).strip("/") in ELEMENT_TYPES and any(c.conflict_type == t for t in _MERGEABLE)
+            for c in conflicts
+        ):
+            return False, []
+        from spatialdata_plugins.icechunk._history import _touched
+
+        tip = self.repo.lookup_branch(self.branch)
+        touched, root_changed = _touched(self.repo.diff(from_snapshot_id=self.base_snapshot, to_snapshot_id=tip))
+        overlap = sorted(touched & set(changes.elements))
+        if root_changed and changes.attrs_changed:
+            overlap.append("attrs")
+        return not overlap, overlap
+
+    def _replay(self, changes: Changes, writes: dict[str, tuple[str, Any]], attrs: Any) -> None:
+        """Write the same changes again into a new session on the branch tip (container metadata is merged there).
+
+        spatialdata's writers add each new labels element to the OME-NGFF ``labels`` list they find on the tip, and
+        :func:`~spatialdata_plugins.icechunk._io.apply_changes` keeps that list equal to the labels stored, so the
+        other commit's additions and this one's end up in the list together.
+        """
+        assert self.repo is not None and self.session is not None
         try:
-            if self.rebase:
-                return self.session.commit(
-                    self.message,
-                    metadata=metadata,
-                    rebase_with=icechunk.ConflictDetector(),
-                    allow_empty=self.allow_empty,
-                )
-            return self.session.commit(self.message, metadata=metadata, allow_empty=self.allow_empty)
-        except (icechunk.RebaseFailedError, icechunk.ConflictError) as exc:
-            conflicting = _conflicting_elements(exc) or changes.elements
-            pending = {
-                "written": {name: element for name, (_, element) in writes.items()},
-                "deleted": list(changes.deleted),
-                "attrs": attrs,
-            }
-            how = "" if self.rebase else " (rebase=False: any concurrent commit conflicts)"
-            raise TransactionConflictError(
-                f"transaction {self.message!r} conflicts with a commit made to branch {self.branch!r} of "
-                f"{self._where()} since it started{how}: both changed {conflicting}. Nothing of this transaction "
-                "was committed and the other commit is kept; read the branch again and re-apply the changes "
-                "(they are in this error's .pending)",
-                elements=conflicting,
-                pending=pending,
-            ) from exc
+            self.session.discard_changes()
+        except icechunk.IcechunkError:
+            pass
+        self.session = writable_session(self.repo, self.branch)
+        backend = apply_changes(
+            self.session,
+            self.sdata,
+            writes=writes,
+            deletes=changes.deleted,
+            attrs=attrs,
+            repo=self.repo,
+            parallel=self.parallel,
+            progress=self.progress,
+            options=self.write_options,
+        )
+        self.forks_merged += backend.forks_merged
+        self.replays += 1
 
     def _discard(self) -> None:
         if self.session is not None and self._given_session is None:
@@ -440,8 +512,11 @@ def transaction(
         "attrs_changed", "element_types"}}``.
     rebase
         If another writer committed to the branch meanwhile, rebase onto it when the two commits touch different
-        elements (icechunk's ``ConflictDetector``); same elements raise :class:`TransactionConflictError`.
-        ``rebase=False`` refuses any concurrent commit.
+        elements (icechunk's ``ConflictDetector``); same elements (or both the attrs) raise
+        :class:`TransactionConflictError`. When the only collision is on the metadata of an element container
+        (both added labels, whose OME-NGFF list lives in the ``labels`` group), the changes are written again on
+        the new tip, where the list holds both (up to 3 times; ``tx.replays`` counts them). ``rebase=False``
+        refuses any concurrent commit.
     parallel
         ``"auto"`` (default): dask-backed images and labels are written through fork/merge sessions when a
         ``dask.distributed`` client is active; ``"fork"`` always, ``"direct"`` never.
