@@ -6,6 +6,8 @@ import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pi_helpers import make_points
 
 from spatialdata_plugins.core import InvalidArgumentError, SpatialDataPluginError
@@ -151,3 +153,44 @@ def test_bad_arguments(tmp_path, points_df):
         build_points_index(points_df, target=str(tmp_path / "y.zarr"), feature_key="nope")
     with pytest.raises(SpatialDataPluginError):
         build_points_index([1, 2, 3], target=str(tmp_path / "z.zarr"))
+
+
+def test_write_chunks_is_read_back_by_zarr(tmp_path):
+    """Directory chunks encoded by the index (numcodecs) are the chunks zarr itself reads; fill chunks are skipped."""
+    import zarr
+
+    from spatialdata_plugins.points_index._build import _compressor, write_chunks
+
+    rng = np.random.default_rng(3)
+    group = zarr.open_group(str(tmp_path / "w.zarr"), mode="w")
+    for dtype in ("uint32", "uint64", "int64"):
+        values = rng.integers(0, 1000, 10_000).astype(dtype)
+        values[1024:2048] = 0  # a whole chunk of fill values
+        arr = group.create_array(
+            f"a_{dtype}", shape=values.shape, chunks=(1024,), dtype=dtype, compressors=_compressor()
+        )
+        write_chunks(arr, values)
+        np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "w.zarr"), path=f"a_{dtype}")[:], values)
+        assert not (tmp_path / "w.zarr" / f"a_{dtype}" / "c" / "1").exists()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    n=st.integers(0, 300),
+    bits=st.lists(st.integers(1, 30), min_size=1, max_size=3),
+    last_bits=st.integers(1, 64),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_sort_order_matches_lexsort(n, bits, last_bits, seed):
+    """Packed-key sorting gives lexsort's order (ties on the truncated last key keep the input order)."""
+    from spatialdata_plugins.points_index._build import sort_order
+
+    rng = np.random.default_rng(seed)
+    keys = [(rng.integers(0, 2**b, n, dtype=np.uint64), b) for b in bits]
+    last = rng.integers(0, 2 ** min(last_bits, 63), n, dtype=np.uint64)
+    order = sort_order([*keys, (last, last_bits)])
+    head = sum(bits)
+    room = 64 - head if head <= 48 else last_bits
+    trunc = last >> np.uint64(max(last_bits - room, 0)) if head <= 48 else last
+    expected = np.lexsort((np.arange(n), trunc, *[k for k, _ in reversed(keys)]))
+    np.testing.assert_array_equal(order, expected)
