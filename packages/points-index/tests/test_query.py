@@ -115,14 +115,23 @@ def test_corrupt_index(tmp_path, points_df):
     path = tmp_path / "c.zarr"
     idx = build_points_index(points_df, target=str(path), feature_key="gene", progress=False)
     version = path / "points_index" / idx.path.rsplit("/", 1)[-1]
-    # a lost directory chunk or column chunk is detected, never read as zeros
-    os.remove(version / "directory" / "counts" / "c" / "1")
+    # a damaged or lost directory record or column chunk is detected, never read as zeros
+    blob = version / "directory" / "blob" / "c" / "0"
+    good = blob.read_bytes()
+    blob.write_bytes(good[:-7])  # truncated
+    with pytest.raises(CorruptIndexError, match="truncated|directory"):
+        open_points_index(str(path)).query()
+    damaged = bytearray(good)
+    damaged[len(good) // 2 : len(good) // 2 + 64] = bytes(64)  # zeroed bytes inside one record
+    blob.write_bytes(bytes(damaged))
     with pytest.raises(CorruptIndexError, match="directory"):
         open_points_index(str(path)).query()
+    blob.write_bytes(good)
+    assert len(open_points_index(str(path)).query()) == len(points_df)
     shutil.rmtree(version / "columns" / "c0" / "c")
     with pytest.raises(CorruptIndexError, match="missing"):
         open_points_index(str(path)).query(genes=["gene_00"], max_level=0)
-    shutil.rmtree(version / "directory" / "dcodes")
+    os.remove(blob)
     with pytest.raises(CorruptIndexError, match="missing"):
         open_points_index(str(path)).query()
     g = zarr.open_group(str(path / "points_index"), mode="r+")

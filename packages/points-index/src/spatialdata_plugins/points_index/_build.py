@@ -42,7 +42,7 @@ from spatialdata_plugins.points_index._errors import InvalidArgumentError, Point
 from spatialdata_plugins.points_index._morton import FINEST, morton, point_random, to_unit
 
 FORMAT_NAME = "spatialdata-plugins-points-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 ATTRS_KEY = "points_index"
 INDEX_GROUP = "points_index"
 DENSE_CELLS = 1 << 22
@@ -53,6 +53,50 @@ BATCH = 8
 
 def _compressor() -> list[Any]:
     return [BloscCodec(cname="zstd", clevel=5, shuffle="shuffle")]
+
+
+BLOB_CHUNK = 1 << 22
+"""Bytes per zarr chunk of the directory blob."""
+
+
+def write_directory_blob(dgroup: zarr.Group, deltas: np.ndarray, counts: np.ndarray, ch: int) -> dict[str, Any]:
+    """Write the (level, cell) directory as one byte array of compressed records; return its metadata.
+
+    Directory chunk ``k`` (``ch`` entries) is one record: the Morton-code deltas and the row counts of its entries,
+    as one ``uint64`` array ``[deltas..., counts...]`` compressed with ``numcodecs.Blosc`` (zstd, byte shuffle). The
+    records are concatenated into the uint8 zarr array ``directory/blob`` (uncompressed, so a record is an exact
+    byte range); ``offsets[k]:offsets[k + 1]`` locates record ``k``. A query reads exactly the records of the cells
+    it needs, in one batch with the column ranges, and a build writes a few large objects instead of one small
+    object per directory chunk (thousands on clustered data).
+    """
+    import numcodecs
+
+    codec = numcodecs.Blosc(cname="zstd", clevel=5, shuffle=numcodecs.Blosc.SHUFFLE, blocksize=0)
+    n_chunks = len(deltas) // ch if ch else 0
+    records = []
+    for k in range(n_chunks):
+        rec = np.concatenate([deltas[k * ch : (k + 1) * ch], counts[k * ch : (k + 1) * ch]]).astype("<u8")
+        records.append(codec.encode(rec))
+    offsets = np.concatenate([[0], np.cumsum([len(r) for r in records], dtype=np.int64)]).astype(np.int64)
+    blob = np.frombuffer(b"".join(records), dtype=np.uint8)
+    arr = dgroup.create_array(
+        "blob",
+        shape=(len(blob),),
+        chunks=(max(min(BLOB_CHUNK, len(blob)), 1),),
+        dtype="uint8",
+        compressors=None,
+        fill_value=0,
+        config={"write_empty_chunks": True},
+    )
+    if len(blob):
+        arr[:] = blob
+    return {
+        "encoding": "blob",
+        "array": "directory/blob",
+        "entries_per_record": int(ch),
+        "blob_chunk": int(arr.chunks[0]),
+        "offsets": [int(v) for v in offsets],
+    }
 
 
 def write_chunks(array: zarr.Array, values: np.ndarray) -> None:
@@ -835,10 +879,7 @@ def _write_version(
         levels_meta.append(lmeta)
     deltas_a = np.concatenate(all_deltas) if all_deltas else np.zeros(0, np.uint64)
     counts_a = np.concatenate(all_counts_) if all_counts_ else np.zeros(0, np.int64)
-    count_dt = "uint32" if counts_a.max(initial=0) < 2**32 else "int64"
-    for key, values, dt in (("dcodes", deltas_a, "uint64"), ("counts", counts_a, count_dt)):
-        arr = dgroup.create_array(key, shape=(len(values),), chunks=(ch,), dtype=dt, compressors=_compressor())
-        write_chunks(arr, values.astype(dt))
+    directory = write_directory_blob(dgroup, deltas_a, counts_a, ch)
     if gene_levels:
         gg = dgroup.create_group("genes")
         rows_ = np.concatenate(gene_rows, axis=1)
@@ -851,7 +892,7 @@ def _write_version(
         for i, key, dt in ((0, "entry", "uint32"), (2, "start", "int64"), (3, "count", "uint32")):
             arr = gg.create_array(key, shape=(rows_.shape[1],), chunks=(gch,), dtype=dt, compressors=_compressor())
             write_chunks(arr, rows_[i].astype(dt))
-    return {"levels": levels_meta, "columns": specs}
+    return {"levels": levels_meta, "columns": specs, "directory": directory}
 
 
 def content_fingerprint(parts: Iterable[tuple[str, int, bytes]]) -> str:

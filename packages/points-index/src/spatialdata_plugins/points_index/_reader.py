@@ -265,6 +265,10 @@ class PointsIndex:
                 f"(format {meta.get('format')!r}, version {meta.get('version')!r})"
             )
         self.feature_key: str | None = meta.get("feature_key")
+        directory = meta.get("directory")
+        self._blob: dict[str, Any] | None = (
+            directory if isinstance(directory, dict) and directory.get("encoding") == "blob" else None
+        )
         self._by_name = {c["name"]: c for c in self.columns if c["role"] == "column"}
         self._index_spec = next(c for c in self.columns if c["role"] == "index")
 
@@ -314,7 +318,7 @@ class PointsIndex:
         With the two group documents read by :meth:`from_path`, this is the "one read of the index metadata" of
         the benchmark; queries then read only directory chunks and column ranges.
         """
-        keys = ["directory/dcodes", "directory/counts"]
+        keys = [] if self._blob is not None else ["directory/dcodes", "directory/counts"]
         spec = self._by_name.get(self.feature_key) if self.feature_key else None
         cat_key = (
             f"categories/{spec['array']}" if spec is not None and spec["kind"] in ("categorical", "string") else None
@@ -462,7 +466,11 @@ class PointsIndex:
                 raise CorruptIndexError(f"the directory of level {level} has no chunk {j}")
             pieces.append(np.arange(first, first + n, dtype=np.int64))
         chunk_ids = [int(self.levels[level]["first_chunk"]) + j for level, j in missing]
-        raw = self._read_chunks(["directory/dcodes", "directory/counts"], chunk_ids)
+        raw = (
+            self._read_records(chunk_ids)
+            if self._blob is not None
+            else self._read_chunks(["directory/dcodes", "directory/counts"], chunk_ids)
+        )
         if raw is not None:
             deltas_all = np.concatenate([c[: len(p)] for c, p in zip(raw[0], pieces, strict=True)]).astype(np.uint64)
             counts_all = np.concatenate([c[: len(p)] for c, p in zip(raw[1], pieces, strict=True)]).astype(np.int64)
@@ -477,6 +485,41 @@ class PointsIndex:
                 level, j, deltas_all[offset : offset + n], counts_all[offset : offset + n]
             )
             offset += n
+
+    def _read_records(self, chunk_ids: list[int]) -> list[list[np.ndarray]]:
+        """Directory records ``chunk_ids`` of the blob (format version 2): ``[deltas per record], [counts ...]``."""
+        import numcodecs
+
+        blob = self._blob
+        assert blob is not None
+        offsets = blob["offsets"]
+        size = int(blob["blob_chunk"])
+        key = f"{self.path}/{blob['array']}/c"
+        requests: list[tuple[str, int, int]] = []
+        pieces: list[int] = []
+        for k in chunk_ids:
+            if not 0 <= k < len(offsets) - 1:
+                raise CorruptIndexError(f"the directory has no record {k}")
+            a, b = int(offsets[k]), int(offsets[k + 1])
+            first = len(requests)
+            while a < b:
+                j = a // size
+                stop = min(b, (j + 1) * size)
+                requests.append((f"{key}/{j}", a - j * size, stop - j * size))
+                a = stop
+            pieces.append(len(requests) - first)
+        blobs = fetch_ranges(self.store, requests)
+        deltas, counts, pos = [], [], 0
+        for k, n in zip(chunk_ids, pieces, strict=True):
+            try:
+                rec = np.frombuffer(numcodecs.blosc.decompress(b"".join(blobs[pos : pos + n])), dtype="<u8")
+            except (RuntimeError, ValueError) as exc:
+                raise CorruptIndexError(f"the directory record {k} cannot be decoded ({exc})") from exc
+            pos += n
+            half = len(rec) // 2
+            deltas.append(rec[:half])
+            counts.append(rec[half:])
+        return [deltas, counts]
 
     def _read_chunks(self, keys: list[str], chunk_ids: list[int]) -> list[list[np.ndarray]] | None:
         """Whole chunks ``chunk_ids`` of the 1-D arrays ``keys`` in one batch, or ``None`` (read through zarr)."""
