@@ -6,6 +6,10 @@
 2. A 2 GiB dask-backed float32 image written by a 2-worker ``dask.distributed`` cluster through the fork/merge
    backend (one commit), against spatialdata's own write of the same image to a local directory on the same
    cluster. Reported: time and throughput.
+3. A multi-partition dask points element (20M rows, 20 partitions, generated on the workers from seeds) written in
+   one transaction on a 2-worker cluster: through fork/merge (every worker writes its partitions into a fork,
+   parquet-in-zarr version 2) against ``parallel="direct"`` (the partitions are computed on the cluster and the
+   client streams them into one parquet file in the session). Reported: time and rows/s.
 
 Run ``uv run --frozen --inexact --all-packages python benchmarks/bench_icechunk.py`` (``--quick`` for a small smoke
 version). Medians of ``--repeats`` runs (at least 3); both sides are measured in the same run.
@@ -45,6 +49,33 @@ def dask_image(gib: float = 2.0, chunk: int = 2048, seed: int = 0) -> Any:
     side -= side % chunk if side > chunk else 0
     pixels = da.random.RandomState(seed).random((2, side, side), chunks=(1, chunk, chunk)).astype("float32")
     return Image2DModel.parse(pixels, dims=("c", "y", "x"), chunks=(1, chunk, chunk))
+
+
+def _points_partition(seed: int, rows: int) -> Any:
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    genes = [f"gene{i:03d}" for i in range(300)]
+    return pd.DataFrame(
+        {
+            "x": rng.uniform(0, 20_000, rows),
+            "y": rng.uniform(0, 20_000, rows),
+            "z": rng.uniform(0, 10, rows).astype("float32"),
+            "gene": pd.Categorical.from_codes(rng.integers(0, len(genes), rows), categories=genes),
+        },
+        index=pd.RangeIndex(seed * rows, (seed + 1) * rows),
+    )
+
+
+def dask_points(rows: int = 20_000_000, npartitions: int = 20) -> Any:
+    """A seeded dask points element of ``rows`` rows in ``npartitions`` partitions, generated where computed."""
+    import dask.dataframe as dd
+    from spatialdata.models import PointsModel
+
+    per = rows // npartitions
+    frame = dd.from_map(_points_partition, list(range(npartitions)), rows=per, meta=_points_partition(0, 0))
+    # PointsModel.parse computes the partitions once (index checks); the writes compute them again
+    return PointsModel.parse(frame, feature_key="gene")
 
 
 def _timed(func: Callable[[], Any]) -> float:
@@ -128,17 +159,51 @@ def bench_distributed(workdir: Path, repeats: int, quick: bool, processes: bool 
     }
 
 
-def table(blobs_result: dict[str, Any], dist: dict[str, Any] | None) -> str:
+def bench_points(workdir: Path, repeats: int, quick: bool, processes: bool = True) -> dict[str, Any]:
+    """Median times of a multi-partition points element written by a 2-worker cluster: fork/merge vs direct."""
+    from distributed import Client, LocalCluster
+
+    from spatialdata_plugins.core import SpatialData
+
+    direct, fork, forks = [], [], 0
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=processes, dashboard_address=None) as cluster,
+        Client(cluster),
+    ):
+        n_rows, n_parts = (200_000, 4) if quick else (20_000_000, 20)
+        points = dask_points(n_rows, n_parts)
+        sdata = SpatialData(points={"transcripts": points})
+        for i in range(repeats):  # interleaved
+            direct.append(write_transaction(sdata, workdir, parallel="direct")[0])
+            seconds, forks = write_transaction(sdata, workdir, parallel="fork")
+            fork.append(seconds)
+            print(f"points run {i + 1}: direct {direct[-1]:.2f} s, fork/merge {seconds:.2f} s", file=sys.stderr)
+    return {
+        "rows": n_rows // n_parts * n_parts,
+        "npartitions": points.npartitions,
+        "direct": statistics.median(direct),
+        "fork": statistics.median(fork),
+        "forks": forks,
+        "runs": repeats,
+    }
+
+
+def table(
+    blobs_result: dict[str, Any] | None, dist: dict[str, Any] | None, points: dict[str, Any] | None = None
+) -> str:
     """The markdown table of the results."""
-    rows = [
-        "| case | plain spatialdata write (s) | icechunk transaction (s) | ratio | target | met |",
-        "|---|---|---|---|---|---|",
-    ]
-    ratio = blobs_result["icechunk"] / blobs_result["plain"]
-    rows.append(
-        f"| blobs-like SpatialData, one transaction | {blobs_result['plain']:.2f} | {blobs_result['icechunk']:.2f} "
-        f"| {ratio:.2f}x | <= 1.5x | {'yes' if ratio <= 1.5 else 'no'} |"
-    )
+    rows = []
+    if blobs_result is not None or dist is not None:
+        rows += [
+            "| case | plain spatialdata write (s) | icechunk transaction (s) | ratio | target | met |",
+            "|---|---|---|---|---|---|",
+        ]
+    if blobs_result is not None:
+        ratio = blobs_result["icechunk"] / blobs_result["plain"]
+        rows.append(
+            f"| blobs-like SpatialData, one transaction | {blobs_result['plain']:.2f} "
+            f"| {blobs_result['icechunk']:.2f} | {ratio:.2f}x | <= 1.5x | {'yes' if ratio <= 1.5 else 'no'} |"
+        )
     if dist is not None:
         gib = dist["nbytes"] / 2**30
         r = dist["icechunk"] / dist["plain"]
@@ -147,6 +212,18 @@ def table(blobs_result: dict[str, Any], dist: dict[str, Any] | None) -> str:
             f"| {dist['plain']:.2f} ({gib / dist['plain']:.2f} GiB/s) "
             f"| {dist['icechunk']:.2f} ({gib / dist['icechunk']:.2f} GiB/s) | {r:.2f}x | report | - |"
         )
+    if points is not None:
+        mrows = points["rows"] / 1e6
+        rows += [
+            *([""] if rows else []),
+            "| points case | direct: client streams one file (s) | fork/merge: workers write parts (s) | ratio "
+            "| forks merged |",
+            "|---|---|---|---|---|",
+            f"| {mrows:.1f}M rows, {points['npartitions']} partitions, 2-worker cluster, one transaction "
+            f"| {points['direct']:.2f} ({mrows / points['direct']:.2f}M rows/s) "
+            f"| {points['fork']:.2f} ({mrows / points['fork']:.2f}M rows/s) "
+            f"| {points['fork'] / points['direct']:.2f}x | {points['forks']} |",
+        ]
     return "\n".join(rows)
 
 
@@ -156,6 +233,9 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--quick", action="store_true", help="small data, a smoke run")
     parser.add_argument("--repeats", type=int, default=3, help="runs per case (median reported; default 3)")
     parser.add_argument("--skip-distributed", action="store_true", help="only the blobs-like case")
+    parser.add_argument(
+        "--cases", default="blobs,image,points", help="comma-separated subset of blobs,image,points (default: all)"
+    )
     parser.add_argument("--threads", action="store_true", help="in-process cluster workers (processes=False)")
     parser.add_argument("--workdir", default=None, help="where to write (default: a temporary directory)")
     args = parser.parse_args(argv)
@@ -163,15 +243,21 @@ def main(argv: list[str] | None = None) -> str:
     warnings.filterwarnings("ignore")
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="bench-icechunk-"))
     workdir.mkdir(parents=True, exist_ok=True)
+    cases = set(args.cases.split(","))
+    if args.skip_distributed:
+        cases &= {"blobs"}
+    blobs_result = dist = points = None
     try:
-        blobs_result = bench_blobs(workdir, args.repeats, args.quick)
-        dist = None
-        if not args.skip_distributed:
+        if "blobs" in cases:
+            blobs_result = bench_blobs(workdir, args.repeats, args.quick)
+        if "image" in cases:
             dist = bench_distributed(workdir, args.repeats, args.quick, processes=not args.threads)
+        if "points" in cases:
+            points = bench_points(workdir, args.repeats, args.quick, processes=not args.threads)
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
-    out = table(blobs_result, dist)
+    out = table(blobs_result, dist, points)
     print(out)
     return out
 

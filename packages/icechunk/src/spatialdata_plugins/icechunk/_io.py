@@ -148,7 +148,7 @@ def apply_changes(
     repo
         The repository (for messages).
     parallel
-        ``"auto"``, ``"fork"`` or ``"direct"``: how dask-backed rasters are written (see
+        ``"auto"``, ``"fork"`` or ``"direct"``: how dask-backed rasters and points are written (see
         :class:`~spatialdata_plugins.icechunk.IcechunkForkBackend`).
     progress
         Progress bar over the elements; ``None``: only on a terminal.

@@ -40,9 +40,9 @@ class IcechunkForkBackend:
     session
         The writable session the transaction commits.
     mode
-        ``"auto"``: rasters go through fork/merge when a ``dask.distributed`` client is active and are written
-        directly into the session otherwise (threads share the session, no fork needed); ``"fork"``: always
-        fork/merge; ``"direct"``: never.
+        ``"auto"``: rasters and points go through fork/merge when a ``dask.distributed`` client is active, and
+        are written directly into the session otherwise (threads share the session, no fork needed; points as one
+        parquet file); ``"fork"``: always fork/merge; ``"direct"``: never.
 
     Attributes
     ----------
@@ -64,7 +64,7 @@ class IcechunkForkBackend:
 
     @property
     def uses_fork(self) -> bool:
-        """Whether rasters are written through fork/merge now."""
+        """Whether dask-backed rasters and points are written through fork/merge now."""
         if self.mode == "auto":
             return distributed_client() is not None
         return self.mode == "fork"

@@ -518,8 +518,9 @@ def transaction(
         the new tip, where the list holds both (up to 3 times; ``tx.replays`` counts them). ``rebase=False``
         refuses any concurrent commit.
     parallel
-        ``"auto"`` (default): dask-backed images and labels are written through fork/merge sessions when a
-        ``dask.distributed`` client is active; ``"fork"`` always, ``"direct"`` never.
+        ``"auto"`` (default): dask-backed images, labels and points are written through fork/merge sessions
+        when a ``dask.distributed`` client is active (points then as parquet-in-zarr version 2, one parquet file
+        per partition); ``"fork"`` always, ``"direct"`` never.
     allow_empty
         Commit even when nothing changed.
     progress
