@@ -177,20 +177,19 @@ def test_write_chunks_is_read_back_by_zarr(tmp_path):
 @settings(max_examples=100, deadline=None)
 @given(
     n=st.integers(0, 300),
-    bits=st.lists(st.integers(1, 30), min_size=1, max_size=3),
-    last_bits=st.integers(1, 64),
+    entry_bits=st.integers(1, 24),
+    gene_bits=st.integers(1, 24),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_sort_order_matches_lexsort(n, bits, last_bits, seed):
-    """Packed-key sorting gives lexsort's order (ties on the truncated last key keep the input order)."""
-    from spatialdata_plugins.points_index._build import sort_order
+def test_spill_key_orders_like_lexsort(n, entry_bits, gene_bits, seed):
+    """The packed key sorts like (entry, gene, rank), the rank compared on its top bits; ties keep input order."""
+    from spatialdata_plugins.points_index._build import spill_key
 
     rng = np.random.default_rng(seed)
-    keys = [(rng.integers(0, 2**b, n, dtype=np.uint64), b) for b in bits]
-    last = rng.integers(0, 2 ** min(last_bits, 63), n, dtype=np.uint64)
-    order = sort_order([*keys, (last, last_bits)])
-    head = sum(bits)
-    room = 64 - head if head <= 48 else last_bits
-    trunc = last >> np.uint64(max(last_bits - room, 0)) if head <= 48 else last
-    expected = np.lexsort((np.arange(n), trunc, *[k for k, _ in reversed(keys)]))
-    np.testing.assert_array_equal(order, expected)
+    entry = rng.integers(0, 2**entry_bits, n)
+    gene = rng.integers(-1, 2**gene_bits - 1, n)  # codes; -1 is a missing gene
+    rank = rng.integers(0, 2**63, n, dtype=np.uint64) * np.uint64(2) + rng.integers(0, 2, n, dtype=np.uint64)
+    key = spill_key(entry, gene, rank, entry_bits, gene_bits)
+    top = rank >> np.uint64(entry_bits + gene_bits)
+    expected = np.lexsort((np.arange(n), top, gene, entry))
+    np.testing.assert_array_equal(np.argsort(key, kind="stable"), expected)

@@ -231,48 +231,31 @@ def _levels_and_codes(pid, workdir, geo, thresholds) -> tuple[np.ndarray, np.nda
     return level, codes
 
 
-def sort_order(keys: list[tuple[np.ndarray, int]]) -> np.ndarray:
-    """The stable order sorting rows by several non-negative integer keys (most significant first).
-
-    ``keys`` are ``(values, bits)`` pairs. When all keys but the last fit in 48 bits, they are packed with the top
-    bits of the last key into one ``uint64`` and sorted once (several times faster than :func:`numpy.lexsort`); the
-    last key is then compared on its top bits only and ties keep the input order (the sort is stable). Otherwise
-    :func:`numpy.lexsort` sorts on the full keys.
-    """
-    head = sum(bits for _, bits in keys[:-1])
-    if head > 48:
-        return np.lexsort(tuple(np.asarray(v) for v, _ in reversed(keys)))
-    packed = np.zeros(len(keys[-1][0]), dtype=np.uint64)
-    pos = 64
-    for values, bits in keys[:-1]:
-        pos -= bits
-        packed |= np.asarray(values).astype(np.uint64) << np.uint64(pos)
-    last_values, last_bits = keys[-1]
-    last = np.asarray(last_values).astype(np.uint64)
-    if last_bits > pos:
-        last = last >> np.uint64(last_bits - pos)
-        packed |= last
-    else:
-        packed |= last << np.uint64(pos - last_bits)
-    return np.argsort(packed, kind="stable")
-
-
 def _bits(max_value: int) -> int:
     """Bits needed for the integers ``0 .. max_value``."""
     return max(int(max_value).bit_length(), 1)
 
 
-def _directory_counts(pid, workdir, geo, thresholds) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+def _directory_counts(pid, workdir, geo, thresholds) -> dict[int, Any]:
+    """Rows per (level, cell) of one partition.
+
+    A dense ``bincount`` per level with at most ``DENSE_CELLS`` cells, sparse ``(codes, counts)`` beyond (no sort
+    of the whole partition).
+    """
     level, codes = _levels_and_codes(pid, workdir, geo, thresholds)
-    order = sort_order([(level, _bits(len(thresholds))), (codes, geo["dim"] * geo["finest"])])
-    level, codes = level[order], codes[order]
-    out = {}
-    bounds = np.searchsorted(level, np.arange(len(thresholds) + 1))
+    order = np.argsort(level.astype(np.uint8), kind="stable")  # a radix sort on one byte
+    bounds = np.searchsorted(level[order], np.arange(len(thresholds) + 1))
+    out: dict[int, Any] = {}
     for lv in range(len(thresholds)):
-        c = codes[bounds[lv] : bounds[lv + 1]]
-        if len(c):
-            brk = np.flatnonzero(np.concatenate([[True], c[1:] != c[:-1]]))
-            out[lv] = (c[brk], np.diff(np.concatenate([brk, [len(c)]])).astype(np.int64))
+        c = codes[order[bounds[lv] : bounds[lv + 1]]]
+        if not len(c):
+            continue
+        ncell = 1 << (geo["dim"] * lv)
+        if ncell <= DENSE_CELLS:
+            out[lv] = np.bincount(c.astype(np.intp), minlength=ncell)
+        else:
+            u, n = np.unique(c, return_counts=True)
+            out[lv] = (u, n.astype(np.int64))
     return out
 
 
@@ -287,23 +270,40 @@ def _column_values(frame: pd.DataFrame, spec: dict[str, Any]) -> np.ndarray:
     return col.to_numpy(dtype=spec["dtype"])
 
 
-def _spill(frame, offset, pid, geo, seed, thresholds, dirs, bucket_starts, specs, gene_spec, workdir) -> list[int]:
+def spill_key(entry_rel: np.ndarray, gene: np.ndarray, rank: np.ndarray, entry_bits: int, gene_bits: int) -> np.ndarray:
+    """The packed ``uint64`` storage-order key ``(entry within its bucket, gene + 1, top bits of the rank)``."""
+    rank_bits = 64 - entry_bits - gene_bits
+    key = entry_rel.astype(np.uint64) << np.uint64(64 - entry_bits)
+    key |= (gene.astype(np.int64) + 1).astype(np.uint64) << np.uint64(rank_bits)
+    key |= rank.astype(np.uint64) >> np.uint64(64 - rank_bits)
+    return key
+
+
+def _spill(
+    frame, offset, pid, geo, seed, thresholds, dirs, bucket_starts, specs, gene_spec, workdir, key_bits
+) -> list[int]:
     level, codes = _levels_and_codes(pid, workdir, geo, thresholds)
+    # dense levels: the entry of a cell is one lookup in a table of all dense levels' cells; sparse levels: a search
+    lut, lut_offset = dirs["lut"], dirs["lut_offset"]
+    dense = lut_offset[level] >= 0
     entry = np.empty(len(frame), dtype=np.int64)
-    for lv in np.unique(level):
+    entry[dense] = lut[lut_offset[level[dense]] + codes[dense].astype(np.int64)]
+    for lv in np.unique(level[~dense]):
         sel = level == lv
         d = dirs[int(lv)]
-        pos = np.searchsorted(d["codes"], codes[sel])
-        entry[sel] = d["entry_offset"] + pos
+        entry[sel] = d["entry_offset"] + np.searchsorted(d["codes"], codes[sel])
     gene = (
         _column_values(frame, gene_spec).astype(np.int32) if gene_spec is not None else np.zeros(len(frame), np.int32)
     )
     rank = point_random(np.arange(offset, offset + len(frame), dtype=np.uint64), seed, 1)
     bucket = np.searchsorted(bucket_starts, entry, side="right") - 1
-    arrays = {"__entry": entry, "__gene": gene, "__rank": rank}
+    arrays = {"__entry": entry, "__gene": gene}
+    if key_bits is None:
+        arrays["__rank"] = rank
     for spec in specs:
         arrays[spec["array"]] = _column_values(frame, spec)
-    order = np.argsort(bucket, kind="stable")
+    small = np.uint16 if len(bucket_starts) <= np.iinfo(np.uint16).max else np.int64
+    order = np.argsort(bucket.astype(small), kind="stable")  # a radix sort when the bucket fits in 16 bits
     bounds = np.searchsorted(bucket[order], np.arange(len(bucket_starts) + 1))
     written = []
     os.makedirs(os.path.join(workdir, "spill"), exist_ok=True)
@@ -312,7 +312,15 @@ def _spill(frame, offset, pid, geo, seed, thresholds, dirs, bucket_starts, specs
         if s == e:
             continue
         idx = order[s:e]
-        table = pa.table({k: v[idx] for k, v in arrays.items()})
+        cols = {}
+        if key_bits is not None:
+            # rows of the bucket in storage order already (sorted here, in parallel; merged by the writer)
+            key = spill_key(entry[idx] - bucket_starts[b], gene[idx], rank[idx], *key_bits)
+            within = np.argsort(key, kind="stable")
+            idx = idx[within]
+            cols["__key"] = key[within]
+        cols.update({k: v[idx] for k, v in arrays.items()})
+        table = pa.table(cols)
         with ipc.new_file(os.path.join(workdir, "spill", f"b{b:06d}_p{pid:06d}.arrow"), table.schema) as w:
             w.write_table(table)
         written.append(b)
@@ -583,11 +591,14 @@ def _build_rest(
     thr = np.asarray(thresholds)
 
     # 3. directory: rows per (level, cell)
-    dir_acc: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    dir_acc: dict[int, Any] = {}
 
-    def combine_dir(res: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
-        for lv, pair in res.items():
-            dir_acc[lv] = _merge_sparse(dir_acc.get(lv), pair)
+    def combine_dir(res: dict[int, Any]) -> None:
+        for lv, part in res.items():
+            if isinstance(part, tuple):
+                dir_acc[lv] = _merge_sparse(dir_acc.get(lv), part)
+            else:
+                dir_acc[lv] = part if lv not in dir_acc else dir_acc[lv] + part
 
     _run(
         [dask.delayed(_directory_counts)(pid, workdir, geo, thr) for pid in pids],
@@ -601,7 +612,12 @@ def _build_rest(
     entry_offset = 0
     row = 0
     for lv in range(n_levels):
-        codes, counts = dir_acc.get(lv, (np.zeros(0, np.uint64), np.zeros(0, np.int64)))
+        acc = dir_acc.get(lv, (np.zeros(0, np.uint64), np.zeros(0, np.int64)))
+        if isinstance(acc, tuple):
+            codes, counts = acc
+        else:
+            codes = np.flatnonzero(acc).astype(np.uint64)
+            counts = acc[codes.astype(np.intp)].astype(np.int64)
         starts = row + np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64) if len(counts) else counts
         dirs[lv] = {
             "codes": codes.astype(np.uint64),
@@ -640,11 +656,33 @@ def _build_rest(
     index_group = parent.require_group(INDEX_GROUP)
     version = f"v-{uuid.uuid4().hex[:12]}"
     try:
-        small_dirs = {lv: {"codes": d["codes"], "entry_offset": d["entry_offset"]} for lv, d in dirs.items()}
+        small_dirs: dict[Any, Any] = {}
+        lut_offset = np.full(len(dirs), -1, dtype=np.int64)
+        luts, at = [], 0
+        for lv, d in sorted(dirs.items()):
+            ncell = 1 << (dim * lv)
+            if ncell <= DENSE_CELLS:
+                lut = np.full(ncell, -1, dtype=np.int64)
+                lut[d["codes"].astype(np.intp)] = d["entry_offset"] + np.arange(len(d["codes"]), dtype=np.int64)
+                luts.append(lut)
+                lut_offset[lv] = at
+                at += ncell
+            else:
+                small_dirs[lv] = {"codes": d["codes"], "entry_offset": d["entry_offset"]}
+        small_dirs["lut"] = np.concatenate(luts) if luts else np.zeros(0, np.int64)
+        small_dirs["lut_offset"] = lut_offset
+        # the packed sort key needs the entries of a bucket and the genes to leave at least 16 bits of the rank
+        bucket_ends = np.concatenate([bucket_starts_a[1:], [len(all_counts)]])
+        entry_bits = _bits(int(np.max(bucket_ends - bucket_starts_a, initial=1)))
+        n_genes_ = len(gene_spec["_categories"]) if gene_spec is not None else 1
+        gene_bits = _bits(n_genes_ + 1)
+        key_bits = (entry_bits, gene_bits) if entry_bits + gene_bits <= 48 else None
+        # one graph key for the (large) lookup tables, shared by the spill tasks instead of copied into each
+        dirs_key = dask.delayed(small_dirs, name=f"points-index-dirs-{uuid.uuid4().hex}", traverse=False)
         _run(
             [
                 dask.delayed(_spill)(
-                    p, int(o), i, geo, seed, thr, small_dirs, bucket_starts_a, specs, gene_spec, workdir
+                    p, int(o), i, geo, seed, thr, dirs_key, bucket_starts_a, specs, gene_spec, workdir, key_bits
                 )
                 for i, (p, o) in enumerate(zip(parts, offsets, strict=True))
             ],
@@ -793,17 +831,13 @@ def _write_version(
         del tables
         entry = table.column("__entry").to_numpy()
         gene = table.column("__gene").to_numpy()
-        rank = table.column("__rank").to_numpy()
         e0 = int(bucket_starts[b])
         e1 = int(bucket_starts[b + 1]) if b + 1 < len(bucket_starts) else len(all_counts)
-        # (entry, gene, random rank): the rank only shuffles the rows of one (cell, gene) run, its top bits suffice
-        order = sort_order(
-            [
-                (entry - e0, _bits(max(e1 - e0, 1))),
-                (gene + 1, _bits(max(n_genes, 1) + 1)),
-                (rank, 64),
-            ]
-        )
+        if "__key" in table.column_names:
+            # every spill file is sorted by the packed key: the stable sort (timsort) merges the sorted runs
+            order = np.argsort(table.column("__key").to_numpy(), kind="stable")
+        else:  # more genes or entries than the packed key holds: sort on the full keys
+            order = np.lexsort((table.column("__rank").to_numpy(), gene, entry))
         entry, gene = entry[order], gene[order]
         expected = all_counts[e0:e1]
         got = np.bincount(entry - e0, minlength=e1 - e0)
