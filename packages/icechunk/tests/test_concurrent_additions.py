@@ -14,7 +14,6 @@ import dask.dataframe as dd
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pytest
 import zarr
 from shapely.geometry import Point
 from spatialdata.models import Image2DModel, Labels2DModel, PointsModel, ShapesModel, TableModel
@@ -93,16 +92,26 @@ def test_concurrent_labels_additions_both_commit(filled_repo):
     assert sorted(_labels_list(filled_repo)) == ["a", "b", "cell_labels"]  # the union, each name once
 
 
-@pytest.mark.parametrize("kind", ["images", "points", "shapes", "tables"])
-def test_concurrent_additions_of_other_types_both_commit(filled_repo, kind):
-    held = _Held(filled_repo, lambda s: s.__setitem__(f"{kind}_a", _element(kind, 1)))
-    other = _commit(filled_repo, "add b", lambda s: s.__setitem__(f"{kind}_b", _element(kind, 2)))
+def test_concurrent_additions_of_other_types_both_commit(filled_repo):
+    kinds = ["images", "points", "shapes", "tables"]
+
+    def add(suffix: str, value: int):
+        def change(sdata) -> None:
+            for kind in kinds:
+                sdata[f"{kind}_{suffix}"] = _element(kind, value)
+
+        return change
+
+    held = _Held(filled_repo, add("a", 1))
+    other = _commit(filled_repo, "add b", add("b", 2))
     held.finish()
     assert held.error is None, held.error
     assert held.tx.replays == 0  # no shared metadata: icechunk's rebase alone
     assert sdi.log(filled_repo, limit=2)[1].id == other
     back = sdi.read(filled_repo)
-    assert f"{kind}_a" in back and f"{kind}_b" in back
+    for kind in kinds:
+        assert f"{kind}_a" in back and f"{kind}_b" in back, kind
+    assert float(back["images_a"].values.max()) == 1.0 and float(back["images_b"].values.max()) == 2.0
 
 
 def test_labels_deletion_and_concurrent_addition_both_commit(filled_repo):

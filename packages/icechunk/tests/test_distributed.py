@@ -14,6 +14,9 @@ from spatialdata.testing import assert_elements_are_identical
 import spatialdata_plugins.icechunk as sdi
 from spatialdata_plugins.core import InvalidArgumentError, SpatialData
 
+# the points below have a shuffled index on purpose (it must come back as written)
+pytestmark = pytest.mark.filterwarnings("ignore:The index of the dataframe is not monotonic:UserWarning")
+
 
 @pytest.fixture(scope="module")
 def client():
@@ -135,7 +138,7 @@ def _assert_points_equal(got, expected):
 def process_client():
     distributed = pytest.importorskip("distributed")
     with (
-        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
         distributed.Client(cluster) as c,
     ):
         yield c
