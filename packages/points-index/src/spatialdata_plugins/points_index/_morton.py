@@ -137,3 +137,22 @@ def box_code_ranges(lo: list[int], hi: list[int], level: int, max_ranges: int = 
     first = np.flatnonzero(brk)
     last = np.concatenate([first[1:], [len(a)]]) - 1
     return np.stack([a[first], run_end[last]], axis=1).astype(np.uint64)
+
+
+def coarsen_ranges(ranges: np.ndarray, shift_bits: int) -> np.ndarray:
+    """The Morton code ranges of the parent cells ``shift_bits`` bits up of sorted, disjoint ``ranges``.
+
+    Every cell of a coarser level that contains a cell of ``ranges`` is covered (and no other), so the box ranges of
+    every level follow from those of the finest level queried, with one decomposition instead of one per level.
+    """
+    if len(ranges) == 0 or shift_bits == 0:
+        return ranges
+    s = np.uint64(shift_bits)
+    a = ranges[:, 0] >> s
+    b = ((ranges[:, 1] - np.uint64(1)) >> s) + np.uint64(1)
+    run_end = np.maximum.accumulate(b)
+    brk = np.ones(len(a), dtype=bool)
+    brk[1:] = a[1:] > run_end[:-1]
+    first = np.flatnonzero(brk)
+    last = np.concatenate([first[1:], [len(a)]]) - 1
+    return np.stack([a[first], run_end[last]], axis=1).astype(np.uint64)

@@ -23,7 +23,7 @@ from spatialdata_plugins.points_index._errors import (
     InvalidArgumentError,
     UnknownGeneError,
 )
-from spatialdata_plugins.points_index._morton import box_code_ranges
+from spatialdata_plugins.points_index._morton import box_code_ranges, coarsen_ranges
 
 MAX_CONCURRENCY = 32
 COALESCE_BYTES = 0
@@ -247,6 +247,7 @@ class PointsIndex:
         self._group: zarr.Group | None = None
         self._arrays: dict[str, zarr.Array] = {}
         self._metas: dict[str, dict[str, Any]] = {}
+        self._fence_cache: dict[int, np.ndarray] = {}
         try:
             self.axes: list[str] = list(meta["axes"])
             self.levels: list[dict[str, Any]] = list(meta["levels"])
@@ -742,20 +743,28 @@ class PointsIndex:
             return [int(level)]
         return list(range((last if max_level is None else int(max_level)) + 1))
 
-    def _plan_level(self, level: int, qlo: list[int], qhi: list[int]) -> tuple[np.ndarray, list[int]]:
-        """Morton code ranges of the box at ``level`` and the directory chunks they touch."""
+    def _plan_level(
+        self, level: int, qlo: list[int], qhi: list[int], ranges: np.ndarray | None = None
+    ) -> tuple[np.ndarray, list[int]]:
+        """Morton code ranges of the box at ``level`` (computed unless given) and the directory records they touch."""
         lmeta = self.levels[level]
         if int(lmeta["entries"]) == 0:
             return np.zeros((0, 2), np.uint64), []
-        shift = self.finest - level
-        ranges = box_code_ranges([q >> shift for q in qlo], [q >> shift for q in qhi], level)
-        fences = np.asarray(lmeta["fences"], dtype=np.uint64)
-        chunks: set[int] = set()
-        for a, b in ranges:
-            j0 = max(int(np.searchsorted(fences, a, side="right")) - 1, 0)
-            j1 = max(int(np.searchsorted(fences, b - np.uint64(1), side="right")) - 1, 0)
-            chunks.update(range(j0, j1 + 1))
-        return ranges, sorted(chunks)
+        if ranges is None:
+            shift = self.finest - level
+            ranges = box_code_ranges([q >> shift for q in qlo], [q >> shift for q in qhi], level)
+        if len(ranges) == 0:
+            return ranges, []
+        fences = self._fences(level)
+        j0 = np.maximum(np.searchsorted(fences, ranges[:, 0], side="right") - 1, 0)
+        j1 = np.maximum(np.searchsorted(fences, ranges[:, 1] - np.uint64(1), side="right") - 1, 0)
+        chunks = np.unique(runs_to_positions(j0.astype(np.int64), j1.astype(np.int64) + 1))
+        return ranges, chunks.tolist()
+
+    def _fences(self, level: int) -> np.ndarray:
+        if level not in self._fence_cache:
+            self._fence_cache[level] = np.asarray(self.levels[level]["fences"], dtype=np.uint64)
+        return self._fence_cache[level]
 
     def _candidates(
         self, level: int, ranges: np.ndarray, chunks: list[int]
@@ -830,7 +839,16 @@ class PointsIndex:
         ]
         box_frac = 1.0
         plan: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
-        planned = {lv: self._plan_level(lv, qlo, qhi) for lv in levels}
+        # one box decomposition at the finest level queried; the coarser levels' ranges are its parents
+        deep = max((lv for lv in levels if int(self.levels[lv]["entries"])), default=None)
+        planned = {}
+        if deep is not None:
+            shift = self.finest - deep
+            deep_ranges = box_code_ranges([q >> shift for q in qlo], [q >> shift for q in qhi], deep)
+            for lv in levels:
+                planned[lv] = self._plan_level(lv, qlo, qhi, coarsen_ranges(deep_ranges, self.dim * (deep - lv)))
+        else:
+            planned = {lv: (np.zeros((0, 2), np.uint64), []) for lv in levels}
         self._prefetch([(lv, j) for lv, (_, chunks) in planned.items() for j in chunks])
         for lv in levels:
             entries, st, en = self._candidates(lv, *planned[lv])
