@@ -91,20 +91,31 @@ def points_fingerprint(location: Any, element_group: zarr.Group, name: str, full
     import hashlib
 
     content = hashlib.sha256() if full else None
-    from spatialdata_plugins.core._blob import BLOB_ARRAY, is_blob_encoded
+    from spatialdata_plugins.core._blob import is_blob_encoded
 
     parts: list[tuple[str, int, bytes]] = []
     if is_blob_encoded(element_group):
-        try:
-            array = element_group[BLOB_ARRAY]
-        except KeyError as exc:
-            raise PointsIndexError(f"the parquet-in-zarr array of points {name!r} is missing") from exc
-        size, footer = _blob_footer(element_group.store, array)
-        parts.append((BLOB_ARRAY, size, footer))
-        if content is not None:
-            step = int(array.chunks[0])
-            for start in range(0, size, step):
-                content.update(np.asarray(array[start : min(start + step, size)]).tobytes())
+        try:  # one parquet file (encoding version 1) or one per part (version 2, written in parallel)
+            from spatialdata_plugins.core._blob import blob_parts
+
+            names = [str(p["array"]) for p in blob_parts(element_group)]
+        except ImportError:  # pragma: no cover - a core without multi-part points
+            from spatialdata_plugins.core._blob import BLOB_ARRAY
+
+            names = [BLOB_ARRAY]
+        for array_name in names:
+            try:
+                array = element_group[array_name]
+            except KeyError as exc:
+                raise PointsIndexError(
+                    f"the parquet-in-zarr array {array_name!r} of points {name!r} is missing"
+                ) from exc
+            size, footer = _blob_footer(element_group.store, array)
+            parts.append((array_name, size, footer))
+            if content is not None:
+                step = int(array.chunks[0])
+                for start in range(0, size, step):
+                    content.update(np.asarray(array[start : min(start + step, size)]).tobytes())
     elif location.file_like:
         fs = location.fs
         path = location.file_path("points", name, "points.parquet")
