@@ -146,6 +146,9 @@ def process_client():
 
 def test_points_through_forks_on_a_process_cluster(process_client, repo):
     """Workers in other processes write the partitions into pickled forks; the client merges them: one commit."""
+    from distributed import get_client
+
+    assert get_client() is process_client
     points = _multi_partition_points(12_000, 6)
     labels = _dask_elements()["labels"]
     before = repo.lookup_branch("main")
@@ -188,3 +191,24 @@ def test_failed_points_partition_on_a_worker_commits_nothing(process_client, fil
     back = sdi.read(filled_repo)
     assert "cells_copy" not in back
     pd.testing.assert_frame_equal(back["transcripts"].compute(), original.compute())
+
+
+@pytest.mark.s3
+def test_points_and_image_through_forks_on_s3(process_client, s3_bucket):
+    """Worker processes write into forks of a session on S3 (the moto server): the pickled forks reach the bucket."""
+    from distributed import get_client
+
+    assert get_client() is process_client  # the writes below go to worker processes
+    options = s3_bucket["storage_options"]
+    url = f"{s3_bucket['url']}/forks.icechunk"
+    repo = sdi.open_repository(url, create=True, storage_options=options)
+    points = _multi_partition_points(3_000, 3)
+    image = _dask_elements()["image"]
+    sdata = SpatialData()
+    with sdi.transaction(sdata, repo, message="s3 forks", progress=False) as tx:
+        sdata["transcripts"] = points
+        sdata["image"] = image
+    assert sorted(tx.forked_elements) == ["image", "transcripts"]
+    back = sdi.read(url, storage_options=options)
+    _assert_points_equal(back["transcripts"], points)
+    assert_elements_are_identical(image, back["image"])
