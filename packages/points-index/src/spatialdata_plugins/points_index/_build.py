@@ -292,16 +292,12 @@ def _spill(
         sel = level == lv
         d = dirs[int(lv)]
         entry[sel] = d["entry_offset"] + np.searchsorted(d["codes"], codes[sel])
-    gene = (
-        _column_values(frame, gene_spec).astype(np.int32) if gene_spec is not None else np.zeros(len(frame), np.int32)
-    )
+    arrays = {spec["array"]: _column_values(frame, spec) for spec in specs}
+    gene = arrays[gene_spec["array"]].astype(np.int32) if gene_spec is not None else np.zeros(len(frame), np.int32)
     rank = point_random(np.arange(offset, offset + len(frame), dtype=np.uint64), seed, 1)
     bucket = np.searchsorted(bucket_starts, entry, side="right") - 1
-    arrays = {"__entry": entry, "__gene": gene}
-    if key_bits is None:
-        arrays["__rank"] = rank
-    for spec in specs:
-        arrays[spec["array"]] = _column_values(frame, spec)
+    if key_bits is None:  # the entry and the gene are not in a packed key: keep them (and the rank) as columns
+        arrays.update({"__entry": entry, "__gene": gene, "__rank": rank})
     small = np.uint16 if len(bucket_starts) <= np.iinfo(np.uint16).max else np.int64
     order = np.argsort(bucket.astype(small), kind="stable")  # a radix sort when the bucket fits in 16 bits
     bounds = np.searchsorted(bucket[order], np.arange(len(bucket_starts) + 1))
@@ -704,6 +700,7 @@ def _build_rest(
             rows_per_chunk,
             progress,
             gene_spec["_categories"] if gene_spec is not None else None,
+            key_bits,
         )
     except BaseException:
         try:
@@ -780,6 +777,7 @@ def _write_version(
     rows_per_chunk: int,
     progress: bool | None,
     gene_spec_categories: list[Any] | None = None,
+    key_bits: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     chunk = max(min(rows_per_chunk, n), 1)
     n_genes = len(gene_spec_categories) if gene_spec_categories is not None else 1
@@ -829,16 +827,24 @@ def _write_version(
             os.remove(os.path.join(spill, f))
         table = pa.concat_tables(tables)
         del tables
-        entry = table.column("__entry").to_numpy()
-        gene = table.column("__gene").to_numpy()
         e0 = int(bucket_starts[b])
         e1 = int(bucket_starts[b + 1]) if b + 1 < len(bucket_starts) else len(all_counts)
-        if "__key" in table.column_names:
-            # every spill file is sorted by the packed key: the stable sort (timsort) merges the sorted runs
-            order = np.argsort(table.column("__key").to_numpy(), kind="stable")
+        if "__key" in table.column_names and key_bits is not None:
+            # every spill file is sorted by the packed key: the stable sort (timsort) merges the sorted runs, and
+            # the entry and gene of every row are read back from the key
+            key = table.column("__key").to_numpy()
+            order = np.argsort(key, kind="stable")
+            key = key[order]
+            entry_bits, gene_bits = key_bits
+            entry = e0 + (key >> np.uint64(64 - entry_bits)).astype(np.int64)
+            gmask = np.uint64((1 << gene_bits) - 1)
+            gene = ((key >> np.uint64(64 - entry_bits - gene_bits)) & gmask).astype(np.int64) - 1
+            del key
         else:  # more genes or entries than the packed key holds: sort on the full keys
+            entry = table.column("__entry").to_numpy()
+            gene = table.column("__gene").to_numpy()
             order = np.lexsort((table.column("__rank").to_numpy(), gene, entry))
-        entry, gene = entry[order], gene[order]
+            entry, gene = entry[order], gene[order]
         expected = all_counts[e0:e1]
         got = np.bincount(entry - e0, minlength=e1 - e0)
         if not np.array_equal(got, expected):
