@@ -18,6 +18,7 @@ from spatialdata_plugins.core._errors import (
     UnsupportedElementError,
     UnsupportedTargetError,
 )
+from spatialdata_plugins.core._lazy import lazy_exports
 from spatialdata_plugins.core._registry import (
     PluginInfo,
     Registry,
@@ -43,18 +44,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        from importlib import import_module
-
-        value = getattr(import_module(f"spatialdata_plugins.core.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'spatialdata_plugins.core' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 
 
 if TYPE_CHECKING:
@@ -95,6 +85,7 @@ __all__ = [
     "get_registry",
     "hookimpl",
     "info",
+    "lazy_exports",
     "list_plugins",
     "open_location",
     "read",

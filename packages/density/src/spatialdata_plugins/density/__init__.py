@@ -3,6 +3,8 @@
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
+from spatialdata_plugins.core import lazy_exports
+
 # numba, shapely and dask take seconds to import: the public names load on first use, so that the plugin module
 # (imported by every ``spatialdata-plugins`` command) stays cheap.
 _LAZY = {
@@ -18,18 +20,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        from importlib import import_module
-
-        value = getattr(import_module(f"spatialdata_plugins.density.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'spatialdata_plugins.density' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 
 
 if TYPE_CHECKING:

@@ -12,6 +12,7 @@ Examples
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
+from spatialdata_plugins.core import lazy_exports
 from spatialdata_plugins.icechunk._errors import (
     NestedTransactionError,
     NotARepositoryError,
@@ -43,18 +44,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        from importlib import import_module
-
-        value = getattr(import_module(f"spatialdata_plugins.icechunk.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'spatialdata_plugins.icechunk' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 
 
 if TYPE_CHECKING:

@@ -7,6 +7,7 @@ points element (``points/<name>/points_index``) and queried by box, genes and re
 
 from typing import TYPE_CHECKING
 
+from spatialdata_plugins.core import lazy_exports
 from spatialdata_plugins.points_index._errors import (
     CorruptIndexError,
     IndexNotFoundError,
@@ -28,18 +29,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        from importlib import import_module
-
-        value = getattr(import_module(f"spatialdata_plugins.points_index.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'spatialdata_plugins.points_index' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 
 
 if TYPE_CHECKING:

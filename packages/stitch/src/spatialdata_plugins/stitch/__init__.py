@@ -16,6 +16,8 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without metadata
     __version__ = "0+unknown"
 
+from spatialdata_plugins.core import lazy_exports
+
 # The stitching functions import xarray, dask and spatialdata: they load on first use, so that loading the plugin's
 # entry point (every ``spatialdata-plugins`` command does) stays cheap.
 _LAZY = {
@@ -27,18 +29,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        from importlib import import_module
-
-        value = getattr(import_module(f"spatialdata_plugins.stitch.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'spatialdata_plugins.stitch' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 
 
 if TYPE_CHECKING:
