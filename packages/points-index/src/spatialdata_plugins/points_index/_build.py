@@ -73,10 +73,10 @@ def write_directory_blob(dgroup: zarr.Group, deltas: np.ndarray, counts: np.ndar
 
     codec = numcodecs.Blosc(cname="zstd", clevel=5, shuffle=numcodecs.Blosc.SHUFFLE, blocksize=0)
     n_chunks = len(deltas) // ch if ch else 0
-    records = []
-    for k in range(n_chunks):
-        rec = np.concatenate([deltas[k * ch : (k + 1) * ch], counts[k * ch : (k + 1) * ch]]).astype("<u8")
-        records.append(codec.encode(rec))
+    table = np.empty((n_chunks, 2 * ch), dtype="<u8")  # one row per record: [deltas..., counts...]
+    table[:, :ch] = deltas[: n_chunks * ch].reshape(n_chunks, ch)
+    table[:, ch:] = counts[: n_chunks * ch].reshape(n_chunks, ch)
+    records = [codec.encode(row) for row in table]
     offsets = np.concatenate([[0], np.cumsum([len(r) for r in records], dtype=np.int64)]).astype(np.int64)
     blob = np.frombuffer(b"".join(records), dtype=np.uint8)
     arr = dgroup.create_array(
