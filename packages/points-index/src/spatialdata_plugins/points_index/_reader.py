@@ -81,20 +81,21 @@ def _pread_ranges(root: str, requests: list[tuple[str, int, int]], missing_ok: b
 
     fds: dict[str, int | None] = {}
     out: list[Any] = []
+    pread = os.pread
     try:
         for key, start, stop in requests:
-            if key not in fds:
+            fd = fds.get(key, -1)
+            if fd == -1:
                 try:
-                    fds[key] = os.open(os.path.join(root, key), os.O_RDONLY)
+                    fd = fds[key] = os.open(os.path.join(root, key), os.O_RDONLY)
                 except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-                    fds[key] = None
-            fd = fds[key]
+                    fd = fds[key] = None
             if fd is None:
                 out.append(_checked(key, start, stop, None, missing_ok))
                 continue
             if stop < 0:
                 start, stop = 0, os.fstat(fd).st_size
-            data = os.pread(fd, stop - start, start)
+            data = pread(fd, stop - start, start)
             if len(data) != stop - start:
                 raise CorruptIndexError(f"the index chunk {key!r} is truncated")
             out.append(data)
@@ -248,6 +249,7 @@ class PointsIndex:
         self._arrays: dict[str, zarr.Array] = {}
         self._metas: dict[str, dict[str, Any]] = {}
         self._fence_cache: dict[int, np.ndarray] = {}
+        self._dtype_cache: dict[str, pd.CategoricalDtype] = {}
         try:
             self.axes: list[str] = list(meta["axes"])
             self.levels: list[dict[str, Any]] = list(meta["levels"])
@@ -1009,8 +1011,10 @@ class PointsIndex:
     def _decode(self, spec: dict[str, Any], raw: np.ndarray) -> Any:
         kind = spec["kind"]
         if kind == "categorical":
-            cats = self.categories("__index__" if spec["role"] == "index" else spec["name"])
-            return pd.Categorical.from_codes(raw.astype(np.int64), categories=pd.Index(cats), validate=False)
+            column = "__index__" if spec["role"] == "index" else spec["name"]
+            if column not in self._dtype_cache:  # building the categories' index costs about a millisecond
+                self._dtype_cache[column] = pd.CategoricalDtype(pd.Index(self.categories(column)))
+            return pd.Categorical.from_codes(raw.astype(np.int64), dtype=self._dtype_cache[column], validate=False)
         if kind == "string":
             cats = self.categories("__index__" if spec["role"] == "index" else spec["name"])
             out = np.empty(len(raw), dtype=object)
