@@ -469,11 +469,10 @@ class PointsIndex:
                 raise CorruptIndexError(f"the directory of level {level} has no chunk {j}")
             pieces.append(np.arange(first, first + n, dtype=np.int64))
         chunk_ids = [int(self.levels[level]["first_chunk"]) + j for level, j in missing]
-        raw = (
-            self._read_records(chunk_ids)
-            if self._blob is not None
-            else self._read_chunks(["directory/dcodes", "directory/counts"], chunk_ids)
-        )
+        if self._blob is not None:
+            self._decode_records(missing, [len(p) for p in pieces], self._read_records(chunk_ids))
+            return
+        raw = self._read_chunks(["directory/dcodes", "directory/counts"], chunk_ids)
         if raw is not None:
             deltas_all = np.concatenate([c[: len(p)] for c, p in zip(raw[0], pieces, strict=True)]).astype(np.uint64)
             counts_all = np.concatenate([c[: len(p)] for c, p in zip(raw[1], pieces, strict=True)]).astype(np.int64)
@@ -529,6 +528,45 @@ class PointsIndex:
         if not all(self._decodable(key) for key in keys):
             return None
         return self._read_many(keys, chunk_ids)
+
+    def _decode_records(self, keys: list[tuple[int, int]], lengths: list[int], raw: list[list[np.ndarray]]) -> None:
+        """Decode directory records ``(level, j)`` all at once: codes from deltas, row starts from counts.
+
+        Every record is checked against its fences; the results are those of :meth:`_decode_chunk`, without a loop
+        of small operations per record.
+        """
+        width = max(len(r) for r in raw[0])
+        if any(len(r) != width for r in raw[0] + raw[1]):
+            raise CorruptIndexError("the directory records have different sizes")
+        deltas = np.stack(raw[0]).astype(np.uint64)
+        counts = np.stack(raw[1]).astype(np.int64)
+        n = np.asarray(lengths, dtype=np.int64)
+        valid = np.arange(width)[None, :] < n[:, None]
+        deltas[~valid] = 0
+        counts[~valid] = 0
+        fence, fence_row, nxt = [], [], []
+        for level, j in keys:
+            lmeta = self.levels[level]
+            try:
+                fence.append(int(lmeta["fences"][j]))
+                fence_row.append(int(lmeta["fence_rows"][j]))
+            except (KeyError, IndexError) as exc:
+                raise CorruptIndexError(f"the directory of level {level} is missing from the index") from exc
+            rows = lmeta["fence_rows"]
+            nxt.append(int(rows[j + 1]) if j + 1 < len(rows) else int(lmeta["rows"][1]))
+        fence_a = np.asarray(fence, dtype=np.uint64)
+        fence_row_a = np.asarray(fence_row, dtype=np.int64)
+        # the counts of a record must add up to the rows between its fence and the next one; codes must increase
+        bad = counts.sum(axis=1) != np.asarray(nxt, dtype=np.int64) - fence_row_a
+        bad |= np.any((deltas[:, 1:] == 0) & valid[:, 1:], axis=1)
+        if bad.any():
+            level, j = keys[int(np.flatnonzero(bad)[0])]
+            raise CorruptIndexError(f"the directory of level {level} is inconsistent (chunk {j})")
+        codes = fence_a[:, None] + np.cumsum(deltas, axis=1, dtype=np.uint64)
+        starts = fence_row_a[:, None] + np.cumsum(counts, axis=1) - counts
+        for i, key in enumerate(keys):
+            m = int(n[i])
+            self._dir_cache[key] = (codes[i, :m], starts[i, :m], counts[i, :m])
 
     def _decode_chunk(
         self, level: int, j: int, deltas: np.ndarray, counts: np.ndarray
