@@ -71,7 +71,8 @@ def write_directory_blob(dgroup: zarr.Group, deltas: np.ndarray, counts: np.ndar
     """
     import numcodecs
 
-    codec = numcodecs.Blosc(cname="zstd", clevel=5, shuffle=numcodecs.Blosc.SHUFFLE, blocksize=0)
+    # zstd level 1: half the encoding time of level 5 for records about 2% larger
+    codec = numcodecs.Blosc(cname="zstd", clevel=1, shuffle=numcodecs.Blosc.SHUFFLE, blocksize=0)
     n_chunks = len(deltas) // ch if ch else 0
     table = np.empty((n_chunks, 2 * ch), dtype="<u8")  # one row per record: [deltas..., counts...]
     table[:, :ch] = deltas[: n_chunks * ch].reshape(n_chunks, ch)
@@ -273,9 +274,14 @@ def _column_values(frame: pd.DataFrame, spec: dict[str, Any]) -> np.ndarray:
 def spill_key(entry_rel: np.ndarray, gene: np.ndarray, rank: np.ndarray, entry_bits: int, gene_bits: int) -> np.ndarray:
     """The packed ``uint64`` storage-order key ``(entry within its bucket, gene + 1, top bits of the rank)``."""
     rank_bits = 64 - entry_bits - gene_bits
-    key = entry_rel.astype(np.uint64) << np.uint64(64 - entry_bits)
-    key |= (gene.astype(np.int64) + 1).astype(np.uint64) << np.uint64(rank_bits)
-    key |= rank.astype(np.uint64) >> np.uint64(64 - rank_bits)
+    key = np.asarray(entry_rel).astype(np.uint64)
+    np.left_shift(key, np.uint64(64 - entry_bits), out=key)
+    g = np.asarray(gene).astype(np.int64)
+    g += 1
+    g = g.view(np.uint64)
+    np.left_shift(g, np.uint64(rank_bits), out=g)
+    key |= g
+    key |= np.right_shift(np.asarray(rank, dtype=np.uint64), np.uint64(64 - rank_bits))
     return key
 
 
@@ -829,24 +835,32 @@ def _write_version(
         del tables
         e0 = int(bucket_starts[b])
         e1 = int(bucket_starts[b + 1]) if b + 1 < len(bucket_starts) else len(all_counts)
+        # rows of the coarse levels (a prefix of the sorted bucket) feed the gene directory
+        coarse_end = int(dirs[gene_levels]["entry_offset"]) if gene_levels in dirs else len(all_counts)
         if "__key" in table.column_names and key_bits is not None:
-            # every spill file is sorted by the packed key: the stable sort (timsort) merges the sorted runs, and
-            # the entry and gene of every row are read back from the key
+            # every spill file is sorted by the packed key: the stable sort (timsort) merges the sorted runs; the
+            # entry of every row is in the key's top bits, and the gene is decoded for the coarse rows only
             key = table.column("__key").to_numpy()
             order = np.argsort(key, kind="stable")
             key = key[order]
             entry_bits, gene_bits = key_bits
-            entry = e0 + (key >> np.uint64(64 - entry_bits)).astype(np.int64)
+            erel = (key >> np.uint64(64 - entry_bits)).astype(np.intp)
+            got = np.bincount(erel, minlength=e1 - e0)
+            cut = int(np.searchsorted(erel, max(coarse_end - e0, 0)))
+            entry = e0 + erel[:cut].astype(np.int64)
             gmask = np.uint64((1 << gene_bits) - 1)
-            gene = ((key >> np.uint64(64 - entry_bits - gene_bits)) & gmask).astype(np.int64) - 1
-            del key
+            gene = ((key[:cut] >> np.uint64(64 - entry_bits - gene_bits)) & gmask).astype(np.int64) - 1
+            del key, erel
         else:  # more genes or entries than the packed key holds: sort on the full keys
             entry = table.column("__entry").to_numpy()
             gene = table.column("__gene").to_numpy()
             order = np.lexsort((table.column("__rank").to_numpy(), gene, entry))
             entry, gene = entry[order], gene[order]
+            got = np.bincount(entry - e0, minlength=e1 - e0)
+            cut = int(np.searchsorted(entry, coarse_end))
+            entry, gene = entry[:cut], gene[:cut]
+        n_bucket = len(order)
         expected = all_counts[e0:e1]
-        got = np.bincount(entry - e0, minlength=e1 - e0)
         if not np.array_equal(got, expected):
             raise PointsIndexError("internal error: the spilled rows do not match the directory counts")
         for spec in specs:
@@ -873,7 +887,7 @@ def _write_version(
                         ]
                     )
                 )
-        row += len(entry)
+        row += n_bucket
     for w in writers.values():
         w.close()
     # one directory for all levels, two arrays: Morton-code deltas and row counts per (level, cell). Every level
