@@ -159,7 +159,7 @@ def test_local_sync_and_async_read_paths_agree(standalone_index, points_df, bbox
 
 
 def test_opening_reads_only_the_index_metadata(standalone_index, points_df):
-    """Opening reads the two group documents and the gene names; nothing else (no data, no directory)."""
+    """Opening reads the two group documents, the gene names and the record table; no data, no directory records."""
     from zarr.storage import LocalStore
 
     path = str(standalone_index.store.root)
@@ -171,8 +171,10 @@ def test_opening_reads_only_the_index_metadata(standalone_index, points_df):
             return super().get_sync(key, prototype=prototype, byte_range=byte_range)
 
     index = open_points_index(Logging(LocalStore(path, read_only=True)), verify=False)
-    assert all(k.endswith("zarr.json") or "/categories/" in k for k in keys), keys
-    assert not any("/directory/" in k for k in keys)  # the directory's record offsets are in the metadata
+    # group documents, gene names and the directory's record table (fences and byte offsets); no directory records
+    assert all(k.endswith("zarr.json") or "/categories/" in k or "/directory/records/" in k for k in keys), keys
+    assert any("/directory/records/" in k for k in keys)
+    assert not any("/directory/blob" in k for k in keys)
     n_open = len(keys)
     index.query((100, 100, 400, 300), ["gene_03"])
     assert not any(k.endswith("zarr.json") for k in keys[n_open:]), keys[n_open:]

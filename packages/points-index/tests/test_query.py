@@ -128,6 +128,12 @@ def test_corrupt_index(tmp_path, points_df):
         open_points_index(str(path)).query()
     blob.write_bytes(good)
     assert len(open_points_index(str(path)).query()) == len(points_df)
+    table = version / "directory" / "records" / "c" / "0"
+    good_table = table.read_bytes()
+    table.write_bytes(good_table[:-8])  # the record table (fences, byte offsets) cut short
+    with pytest.raises(CorruptIndexError, match="record table"):
+        open_points_index(str(path))
+    table.write_bytes(good_table)
     shutil.rmtree(version / "columns" / "c0" / "c")
     with pytest.raises(CorruptIndexError, match="missing"):
         open_points_index(str(path)).query(genes=["gene_00"], max_level=0)

@@ -59,7 +59,15 @@ BLOB_CHUNK = 1 << 22
 """Bytes per zarr chunk of the directory blob."""
 
 
-def write_directory_blob(dgroup: zarr.Group, deltas: np.ndarray, counts: np.ndarray, ch: int) -> dict[str, Any]:
+def write_directory_blob(
+    dgroup: zarr.Group,
+    deltas: np.ndarray,
+    counts: np.ndarray,
+    ch: int,
+    fence_codes: np.ndarray,
+    fence_rows: np.ndarray,
+    n_rows: int,
+) -> dict[str, Any]:
     """Write the (level, cell) directory as one byte array of compressed records; return its metadata.
 
     Directory chunk ``k`` (``ch`` entries) is one record: the Morton-code deltas and the row counts of its entries,
@@ -91,12 +99,24 @@ def write_directory_blob(dgroup: zarr.Group, deltas: np.ndarray, counts: np.ndar
     )
     if len(blob):
         arr[:] = blob
+    # per record: its fence (first code and first row) and byte offset; a last row closes the table. One small
+    # uncompressed array, read whole when the index is opened (parsing it as JSON costs more than the query)
+    records = np.zeros((n_chunks + 1, 3), dtype="<u8")
+    records[:n_chunks, 0] = fence_codes
+    records[:n_chunks, 1] = fence_rows
+    records[n_chunks, 1] = n_rows
+    records[:, 2] = offsets
+    rec_arr = dgroup.create_array(
+        "records", shape=(records.size,), chunks=(records.size,), dtype="uint64", compressors=None, fill_value=0
+    )
+    rec_arr[:] = records.ravel()
     return {
         "encoding": "blob",
         "array": "directory/blob",
+        "records": "directory/records",
+        "n_records": int(n_chunks),
         "entries_per_record": int(ch),
         "blob_chunk": int(arr.chunks[0]),
-        "offsets": [int(v) for v in offsets],
     }
 
 
@@ -894,6 +914,8 @@ def _write_version(
     # starts on a chunk boundary, so that a chunk belongs to one level; deltas restart at every chunk (its fence).
     ch = DIR_CHUNK
     all_deltas, all_counts_, chunk0 = [], [], 0
+    fence_codes_all: list[np.ndarray] = [np.zeros(0, np.uint64)]
+    fence_rows_all: list[np.ndarray] = [np.zeros(0, np.uint64)]
     gene_rows: list[np.ndarray] = []
     n_genes = len(gene_spec_categories) if gene_spec_categories is not None else 1
     gene_offsets: list[np.ndarray] = []
@@ -910,14 +932,14 @@ def _write_version(
         pad = n_chunks * ch - n_entries
         all_deltas += [deltas, np.zeros(pad, np.uint64)]
         all_counts_ += [counts, np.zeros(pad, np.int64)]
+        fence_codes_all.append(codes[fence_idx].astype(np.uint64))
+        fence_rows_all.append(d["starts"][fence_idx].astype(np.uint64))
         lmeta: dict[str, Any] = {
             "level": lv,
             "rows": [int(d["row_start"]), int(d["row_start"] + counts.sum())],
             "entries": n_entries,
             "first_chunk": chunk0,
             "max_count": int(counts.max(initial=0)),
-            "fences": [int(c) for c in codes[fence_idx]],
-            "fence_rows": [int(r) for r in d["starts"][fence_idx]],
             "dir_chunk": ch,
             "gene_directory": lv < gene_levels,
         }
@@ -933,7 +955,9 @@ def _write_version(
         levels_meta.append(lmeta)
     deltas_a = np.concatenate(all_deltas) if all_deltas else np.zeros(0, np.uint64)
     counts_a = np.concatenate(all_counts_) if all_counts_ else np.zeros(0, np.int64)
-    directory = write_directory_blob(dgroup, deltas_a, counts_a, ch)
+    directory = write_directory_blob(
+        dgroup, deltas_a, counts_a, ch, np.concatenate(fence_codes_all), np.concatenate(fence_rows_all), n
+    )
     if gene_levels:
         gg = dgroup.create_group("genes")
         rows_ = np.concatenate(gene_rows, axis=1)

@@ -269,6 +269,7 @@ class PointsIndex:
             )
         self.feature_key: str | None = meta.get("feature_key")
         directory = meta.get("directory")
+        self._records: np.ndarray | None = None  # per record: fence code, fence row, byte offset (format 2)
         self._blob: dict[str, Any] | None = (
             directory if isinstance(directory, dict) and directory.get("encoding") == "blob" else None
         )
@@ -338,6 +339,14 @@ class PointsIndex:
                     raise CorruptIndexError(f"{key!r} has invalid metadata ({exc})") from exc
         if cat_key and self.feature_key:
             self.categories(self.feature_key)
+        if self._blob is not None and self._blob.get("records") and self._records is None:
+            key = f"{self.path}/{self._blob['records']}/c/0"
+            raw = fetch_ranges(self.store, [(key, 0, -1)], missing_ok=True)[0]
+            n = int(self._blob.get("n_records", 0)) + 1
+            table = np.zeros(3 * n, "<u8") if raw is None else np.frombuffer(raw, dtype="<u8")
+            if table.size != 3 * n:
+                raise CorruptIndexError(f"the directory's record table {key!r} has the wrong size")
+            self._records = table.reshape(n, 3)
 
     @property
     def group(self) -> zarr.Group:
@@ -494,7 +503,7 @@ class PointsIndex:
 
         blob = self._blob
         assert blob is not None
-        offsets = blob["offsets"]
+        offsets = self._records[:, 2] if self._records is not None else blob["offsets"]
         size = int(blob["blob_chunk"])
         key = f"{self.path}/{blob['array']}/c"
         requests: list[tuple[str, int, int]] = []
@@ -544,20 +553,27 @@ class PointsIndex:
         valid = np.arange(width)[None, :] < n[:, None]
         deltas[~valid] = 0
         counts[~valid] = 0
-        fence, fence_row, nxt = [], [], []
-        for level, j in keys:
-            lmeta = self.levels[level]
-            try:
-                fence.append(int(lmeta["fences"][j]))
-                fence_row.append(int(lmeta["fence_rows"][j]))
-            except (KeyError, IndexError) as exc:
-                raise CorruptIndexError(f"the directory of level {level} is missing from the index") from exc
-            rows = lmeta["fence_rows"]
-            nxt.append(int(rows[j + 1]) if j + 1 < len(rows) else int(lmeta["rows"][1]))
-        fence_a = np.asarray(fence, dtype=np.uint64)
-        fence_row_a = np.asarray(fence_row, dtype=np.int64)
+        if self._records is not None:
+            ids = np.asarray([int(self.levels[level]["first_chunk"]) + j for level, j in keys], dtype=np.int64)
+            fence_a = self._records[ids, 0].astype(np.uint64)
+            fence_row_a = self._records[ids, 1].astype(np.int64)
+            nxt = self._records[ids + 1, 1].astype(np.int64)
+        else:
+            fence, fence_row, nxt_l = [], [], []
+            for level, j in keys:
+                lmeta = self.levels[level]
+                try:
+                    fence.append(int(lmeta["fences"][j]))
+                    fence_row.append(int(lmeta["fence_rows"][j]))
+                except (KeyError, IndexError) as exc:
+                    raise CorruptIndexError(f"the directory of level {level} is missing from the index") from exc
+                rows = lmeta["fence_rows"]
+                nxt_l.append(int(rows[j + 1]) if j + 1 < len(rows) else int(lmeta["rows"][1]))
+            fence_a = np.asarray(fence, dtype=np.uint64)
+            fence_row_a = np.asarray(fence_row, dtype=np.int64)
+            nxt = np.asarray(nxt_l, dtype=np.int64)
         # the counts of a record must add up to the rows between its fence and the next one; codes must increase
-        bad = counts.sum(axis=1) != np.asarray(nxt, dtype=np.int64) - fence_row_a
+        bad = counts.sum(axis=1) != nxt - fence_row_a
         bad |= np.any((deltas[:, 1:] == 0) & valid[:, 1:], axis=1)
         if bad.any():
             level, j = keys[int(np.flatnonzero(bad)[0])]
@@ -838,7 +854,13 @@ class PointsIndex:
 
     def _fences(self, level: int) -> np.ndarray:
         if level not in self._fence_cache:
-            self._fence_cache[level] = np.asarray(self.levels[level]["fences"], dtype=np.uint64)
+            lmeta = self.levels[level]
+            if self._records is not None:
+                first = int(lmeta["first_chunk"])
+                n = -(-int(lmeta["entries"]) // int(lmeta["dir_chunk"]))
+                self._fence_cache[level] = self._records[first : first + n, 0].astype(np.uint64)
+            else:
+                self._fence_cache[level] = np.asarray(lmeta["fences"], dtype=np.uint64)
         return self._fence_cache[level]
 
     def _candidates(
