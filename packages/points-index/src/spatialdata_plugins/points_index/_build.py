@@ -217,27 +217,29 @@ def _uniform(n: int, offset: int, seed: int) -> np.ndarray:
     return to_unit(point_random(np.arange(offset, offset + n, dtype=np.uint64), seed, 0))
 
 
-def _prep_path(workdir: str, pid: int) -> str:
-    return os.path.join(workdir, f"prep_{pid:06d}.npy")
+def _prep_path(workdir: str, pid: int, field: str) -> str:
+    return os.path.join(workdir, f"prep_{field}_{pid:06d}.npy")
 
 
 def _prepare(frame, offset, pid, geo, seed, workdir) -> int:
-    """Compute the finest Morton code and the uniform draw of every row once; keep them on disk for the passes."""
-    rec = np.empty(len(frame), dtype=[("code", "<u8"), ("u", "<f8")])
-    rec["code"] = fine_codes(frame, geo["axes"], geo["lo"], geo["scale"], geo["finest"])
-    rec["u"] = _uniform(len(frame), offset, seed)
-    np.save(_prep_path(workdir, pid), rec)
+    """Compute the finest Morton code and the uniform draw of every row once; keep them on disk for the passes.
+
+    Two contiguous arrays (not one array of records), so that a pass reading only the draws reads half the bytes.
+    """
+    np.save(_prep_path(workdir, pid, "code"), fine_codes(frame, geo["axes"], geo["lo"], geo["scale"], geo["finest"]))
+    np.save(_prep_path(workdir, pid, "u"), _uniform(len(frame), offset, seed))
     return len(frame)
 
 
-def _load_prep(workdir: str, pid: int) -> np.ndarray:
-    return np.load(_prep_path(workdir, pid), mmap_mode="r")
+def _load_prep(workdir: str, pid: int, field: str) -> np.ndarray:
+    return np.load(_prep_path(workdir, pid, field), mmap_mode="r")
 
 
 def _count_remaining(pid, workdir, geo, level, c_prev) -> tuple[np.ndarray, np.ndarray] | np.ndarray:
-    rec = _load_prep(workdir, pid)
-    u = np.asarray(rec["u"])
-    codes = np.asarray(rec["code"])[u >= c_prev] >> np.uint64(geo["dim"] * (geo["finest"] - level))
+    codes = np.asarray(_load_prep(workdir, pid, "code"))
+    if c_prev > 0:
+        codes = codes[np.asarray(_load_prep(workdir, pid, "u")) >= c_prev]
+    codes = codes >> np.uint64(geo["dim"] * (geo["finest"] - level))
     ncell = 1 << (geo["dim"] * level)
     if ncell <= DENSE_CELLS:
         return np.bincount(codes.astype(np.intp), minlength=ncell)
@@ -245,10 +247,10 @@ def _count_remaining(pid, workdir, geo, level, c_prev) -> tuple[np.ndarray, np.n
 
 
 def _levels_and_codes(pid, workdir, geo, thresholds) -> tuple[np.ndarray, np.ndarray]:
-    rec = _load_prep(workdir, pid)
-    level = np.searchsorted(thresholds, np.asarray(rec["u"]), side="right").astype(np.int64)
+    u = np.asarray(_load_prep(workdir, pid, "u"))
+    level = np.searchsorted(thresholds, u, side="right").astype(np.int64)
     level = np.minimum(level, len(thresholds) - 1)
-    codes = np.asarray(rec["code"]) >> (geo["dim"] * (geo["finest"] - level)).astype(np.uint64)
+    codes = np.asarray(_load_prep(workdir, pid, "code")) >> (geo["dim"] * (geo["finest"] - level)).astype(np.uint64)
     return level, codes
 
 
@@ -593,9 +595,12 @@ def _build_rest(
                 else:
                     acc["dense"] = res if acc["dense"] is None else acc["dense"] + res
 
-            tasks = [dask.delayed(_count_remaining)(pid, workdir, geo, level, c_prev) for pid in pids]
-            _run(tasks, combine, f"points index: level {level}", False, BATCH)
-            counts = acc["dense"] if acc["dense"] is not None else acc["sparse"][1]
+            if level == 0:  # one cell holding every point: no pass needed
+                counts = np.asarray([n], dtype=np.int64)
+            else:
+                tasks = [dask.delayed(_count_remaining)(pid, workdir, geo, level, c_prev) for pid in pids]
+                _run(tasks, combine, f"points index: level {level}", False, BATCH)
+                counts = acc["dense"] if acc["dense"] is not None else acc["sparse"][1]
             remaining = int(counts.sum())
             if remaining == 0:
                 break
