@@ -464,38 +464,38 @@ class PointsIndex:
         return self._arrays[key]
 
     def _prefetch(self, wanted: list[tuple[int, int]]) -> None:
-        """Read the directory chunks ``(level, j)`` not cached yet, all in one batched read per array."""
+        """Read the directory chunks ``(level, j)`` not cached yet in one batch, and decode them together."""
         missing = sorted({k for k in wanted if k not in self._dir_cache})
         if not missing:
             return
-        pieces = []
+        lengths = []
         for level, j in missing:
             lmeta = self.levels[level]
-            ch = int(lmeta["dir_chunk"])
-            first = (int(lmeta["first_chunk"]) + j) * ch
-            n = min(ch, int(lmeta["entries"]) - j * ch)
+            n = min(int(lmeta["dir_chunk"]), int(lmeta["entries"]) - j * int(lmeta["dir_chunk"]))
             if n <= 0:
                 raise CorruptIndexError(f"the directory of level {level} has no chunk {j}")
-            pieces.append(np.arange(first, first + n, dtype=np.int64))
+            lengths.append(n)
         chunk_ids = [int(self.levels[level]["first_chunk"]) + j for level, j in missing]
         if self._blob is not None:
-            self._decode_records(missing, [len(p) for p in pieces], self._read_records(chunk_ids))
-            return
-        raw = self._read_chunks(["directory/dcodes", "directory/counts"], chunk_ids)
-        if raw is not None:
-            deltas_all = np.concatenate([c[: len(p)] for c, p in zip(raw[0], pieces, strict=True)]).astype(np.uint64)
-            counts_all = np.concatenate([c[: len(p)] for c, p in zip(raw[1], pieces, strict=True)]).astype(np.int64)
-        else:  # an encoding this reader does not decode by itself: let zarr read it
-            idx = np.concatenate(pieces)
-            deltas_all = np.asarray(self._array("directory/dcodes").get_coordinate_selection(idx), dtype=np.uint64)
-            counts_all = np.asarray(self._array("directory/counts").get_coordinate_selection(idx), dtype=np.int64)
-        offset = 0
-        for (level, j), piece in zip(missing, pieces, strict=True):
-            n = len(piece)
-            self._dir_cache[(level, j)] = self._decode_chunk(
-                level, j, deltas_all[offset : offset + n], counts_all[offset : offset + n]
-            )
-            offset += n
+            raw = self._read_records(chunk_ids)
+        else:  # format version 1: two chunked zarr arrays
+            raw = self._read_chunks(["directory/dcodes", "directory/counts"], chunk_ids)
+            if raw is None:  # an encoding this reader does not decode by itself: let zarr read it
+                raw = self._zarr_chunks(missing, lengths)
+        self._decode_records(missing, lengths, raw)
+
+    def _zarr_chunks(self, keys: list[tuple[int, int]], lengths: list[int]) -> list[list[np.ndarray]]:
+        """Version-1 directory chunks read through zarr, padded to the chunk size like the decoded ones."""
+        deltas, counts = [], []
+        for (level, j), n in zip(keys, lengths, strict=True):
+            ch = int(self.levels[level]["dir_chunk"])
+            first = (int(self.levels[level]["first_chunk"]) + j) * ch
+            idx = np.arange(first, first + n, dtype=np.int64)
+            for out, key in ((deltas, "directory/dcodes"), (counts, "directory/counts")):
+                piece = np.zeros(ch, dtype=np.uint64 if key.endswith("dcodes") else np.int64)
+                piece[:n] = np.asarray(self._array(key).get_coordinate_selection(idx))
+                out.append(piece)
+        return [deltas, counts]
 
     def _read_records(self, chunk_ids: list[int]) -> list[list[np.ndarray]]:
         """Directory records ``chunk_ids`` of the blob (format version 2): ``[deltas per record], [counts ...]``."""
@@ -541,8 +541,8 @@ class PointsIndex:
     def _decode_records(self, keys: list[tuple[int, int]], lengths: list[int], raw: list[list[np.ndarray]]) -> None:
         """Decode directory records ``(level, j)`` all at once: codes from deltas, row starts from counts.
 
-        Every record is checked against its fences; the results are those of :meth:`_decode_chunk`, without a loop
-        of small operations per record.
+        Every record is checked against its fences (the first code and first row of the record and of the next one):
+        its counts must add up to the rows between them, and its codes must increase.
         """
         width = max(len(r) for r in raw[0])
         if any(len(r) != width for r in raw[0] + raw[1]):
@@ -583,24 +583,6 @@ class PointsIndex:
         for i, key in enumerate(keys):
             m = int(n[i])
             self._dir_cache[key] = (codes[i, :m], starts[i, :m], counts[i, :m])
-
-    def _decode_chunk(
-        self, level: int, j: int, deltas: np.ndarray, counts: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        lmeta = self.levels[level]
-        try:
-            fence = np.uint64(lmeta["fences"][j])
-            fence_row = int(lmeta["fence_rows"][j])
-        except (KeyError, IndexError) as exc:
-            raise CorruptIndexError(f"the directory of level {level} is missing from the index") from exc
-        n = len(deltas)
-        # the counts of a chunk must add up to the rows between its fence and the next one
-        nxt = lmeta["fence_rows"][j + 1] if j + 1 < len(lmeta["fence_rows"]) else lmeta["rows"][1]
-        if int(counts.sum()) != int(nxt) - fence_row or (n > 1 and not np.all(deltas[1:] > 0)):
-            raise CorruptIndexError(f"the directory of level {level} is inconsistent (chunk {j})")
-        codes = fence + np.cumsum(deltas, dtype=np.uint64)
-        starts = fence_row + np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-        return codes, starts, counts
 
     def _dir_chunk(self, level: int, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if (level, j) not in self._dir_cache:
