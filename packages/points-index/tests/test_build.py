@@ -155,25 +155,6 @@ def test_bad_arguments(tmp_path, points_df):
         build_points_index([1, 2, 3], target=str(tmp_path / "z.zarr"))
 
 
-def test_write_chunks_is_read_back_by_zarr(tmp_path):
-    """Directory chunks encoded by the index (numcodecs) are the chunks zarr itself reads; fill chunks are skipped."""
-    import zarr
-
-    from spatialdata_plugins.points_index._build import _compressor, write_chunks
-
-    rng = np.random.default_rng(3)
-    group = zarr.open_group(str(tmp_path / "w.zarr"), mode="w")
-    for dtype in ("uint32", "uint64", "int64"):
-        values = rng.integers(0, 1000, 10_000).astype(dtype)
-        values[1024:2048] = 0  # a whole chunk of fill values
-        arr = group.create_array(
-            f"a_{dtype}", shape=values.shape, chunks=(1024,), dtype=dtype, compressors=_compressor()
-        )
-        write_chunks(arr, values)
-        np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "w.zarr"), path=f"a_{dtype}")[:], values)
-        assert not (tmp_path / "w.zarr" / f"a_{dtype}" / "c" / "1").exists()
-
-
 @settings(max_examples=100, deadline=None)
 @given(
     n=st.integers(0, 300),

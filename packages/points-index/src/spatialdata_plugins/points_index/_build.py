@@ -120,62 +120,6 @@ def write_directory_blob(
     }
 
 
-def write_chunks(array: zarr.Array, values: np.ndarray) -> None:
-    """Write a whole 1-D array compressed with :func:`_compressor`, encoding its chunks here.
-
-    zarr encodes and stores chunk by chunk through its asynchronous pipeline (about a millisecond per chunk); the
-    directory has thousands of small chunks, so they are encoded with ``numcodecs.Blosc`` (the codec zarr's
-    ``BloscCodec`` wraps, same parameters) and stored with the store's own ``set``. Chunks equal to the fill value
-    (0) are not stored, as zarr does. Any other array is written through zarr.
-    """
-    import numcodecs
-    from zarr.core.buffer import default_buffer_prototype
-    from zarr.core.sync import sync
-
-    values = np.ascontiguousarray(values, dtype=array.dtype.newbyteorder("<") if array.dtype.itemsize > 1 else None)
-    names = [c.to_dict().get("name") for c in array.metadata.codecs]
-    if len(values) == 0:
-        return
-    if names != ["bytes", "blosc"] or array.ndim != 1 or array.metadata.fill_value != 0:
-        array[:] = values
-        return
-    codec = numcodecs.Blosc(cname="zstd", clevel=5, shuffle=numcodecs.Blosc.SHUFFLE, blocksize=0)
-    ch = int(array.chunks[0])
-    proto = default_buffer_prototype()
-    items = []
-    for k in range(-(-len(values) // ch)):
-        piece = values[k * ch : (k + 1) * ch]
-        if len(piece) < ch:
-            piece = np.concatenate([piece, np.zeros(ch - len(piece), dtype=values.dtype)])
-        if not piece.any():
-            continue
-        items.append((f"{array.path}/c/{k}", proto.buffer.from_bytes(codec.encode(piece))))
-    store = array.store
-    try:
-        from zarr.abc.store import SupportsSyncStore
-
-        sync_ok = isinstance(store, SupportsSyncStore) and bool(getattr(store, "_supports_sync_io", True))
-    except ImportError:  # pragma: no cover - zarr < 3.2
-        sync_ok = False
-    if sync_ok:
-        for key, buf in items:
-            store.set_sync(key, buf)
-        return
-
-    async def put_all() -> None:
-        import asyncio
-
-        sem = asyncio.Semaphore(32)
-
-        async def put(key: str, buf: Any) -> None:
-            async with sem:
-                await store.set(key, buf)
-
-        await asyncio.gather(*(put(k, b) for k, b in items))
-
-    sync(put_all())
-
-
 def quantize(values: np.ndarray, lo: float, scale: float, finest: int) -> np.ndarray:
     """Cell index on the finest grid: ``floor((v - lo) * scale)`` clipped to the grid (half-open cells)."""
     q = np.floor((np.asarray(values, dtype=np.float64) - lo) * scale)
@@ -974,7 +918,8 @@ def _write_version(
         gch = max(min(GENE_CHUNK, rows_.shape[1]), 1)
         for i, key, dt in ((0, "entry", "uint32"), (2, "start", "int64"), (3, "count", "uint32")):
             arr = gg.create_array(key, shape=(rows_.shape[1],), chunks=(gch,), dtype=dt, compressors=_compressor())
-            write_chunks(arr, rows_[i].astype(dt))
+            if rows_.shape[1]:
+                arr[:] = rows_[i].astype(dt)
     return {"levels": levels_meta, "columns": specs, "directory": directory}
 
 

@@ -318,9 +318,10 @@ class PointsIndex:
     def preload(self) -> None:
         """Read the index metadata every query needs, in one batch.
 
-        That is the directory arrays' ``zarr.json`` and the gene names (the categories of the feature column).
-        With the two group documents read by :meth:`from_path`, this is the "one read of the index metadata" of
-        the benchmark; queries then read only directory chunks and column ranges.
+        That is the gene names (the categories of the feature column: their ``zarr.json``, then their chunk), the
+        directory's record table (format 2) or the directory arrays' ``zarr.json`` (format 1). With the two group
+        documents read by :meth:`from_path`, this is the "one read of the index metadata" of the benchmark; queries
+        then read only directory records and column ranges.
         """
         keys = [] if self._blob is not None else ["directory/dcodes", "directory/counts"]
         spec = self._by_name.get(self.feature_key) if self.feature_key else None
@@ -330,8 +331,13 @@ class PointsIndex:
         if cat_key:
             keys.append(cat_key)
         wanted = [k for k in keys if k not in self._metas]
-        docs = fetch_ranges(self.store, [(f"{self.path}/{k}/zarr.json", 0, -1) for k in wanted], missing_ok=True)
-        for key, blob in zip(wanted, docs, strict=True):
+        requests = [(f"{self.path}/{k}/zarr.json", 0, -1) for k in wanted]
+        table_key = None
+        if self._blob is not None and self._blob.get("records") and self._records is None:
+            table_key = f"{self.path}/{self._blob['records']}/c/0"
+            requests.append((table_key, 0, -1))
+        blobs = fetch_ranges(self.store, requests, missing_ok=True)
+        for key, blob in zip(wanted, blobs[: len(wanted)], strict=True):
             if blob is not None:
                 try:
                     self._metas[key] = json.loads(blob)
@@ -339,13 +345,12 @@ class PointsIndex:
                     raise CorruptIndexError(f"{key!r} has invalid metadata ({exc})") from exc
         if cat_key and self.feature_key:
             self.categories(self.feature_key)
-        if self._blob is not None and self._blob.get("records") and self._records is None:
-            key = f"{self.path}/{self._blob['records']}/c/0"
-            raw = fetch_ranges(self.store, [(key, 0, -1)], missing_ok=True)[0]
+        if table_key is not None:
+            raw = blobs[-1]
             n = int(self._blob.get("n_records", 0)) + 1
             table = np.zeros(3 * n, "<u8") if raw is None else np.frombuffer(raw, dtype="<u8")
             if table.size != 3 * n:
-                raise CorruptIndexError(f"the directory's record table {key!r} has the wrong size")
+                raise CorruptIndexError(f"the directory's record table {table_key!r} has the wrong size")
             self._records = table.reshape(n, 3)
 
     @property
