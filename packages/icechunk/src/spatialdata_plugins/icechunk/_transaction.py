@@ -293,17 +293,7 @@ class Transaction:
         attrs = dict(self.sdata.attrs) if changes.attrs_changed else None
         try:
             validate_elements(writes)
-            backend = apply_changes(
-                self.session,
-                self.sdata,
-                writes=writes,
-                deletes=changes.deleted,
-                attrs=attrs,
-                repo=self.repo,
-                parallel=self.parallel,
-                progress=self.progress,
-                options=self.write_options,
-            )
+            backend = self._apply(changes, writes, attrs)
             self.forks_merged = backend.forks_merged
             self.forked_elements = list(backend.forked_elements)
             metadata = {**self.metadata, METADATA_KEY: changes.as_metadata()}
@@ -400,7 +390,14 @@ class Transaction:
         except icechunk.IcechunkError:
             pass
         self.session = writable_session(self.repo, self.branch)
-        backend = apply_changes(
+        backend = self._apply(changes, writes, attrs)
+        self.forks_merged += backend.forks_merged
+        self.replays += 1
+
+    def _apply(self, changes: Changes, writes: dict[str, tuple[str, Any]], attrs: Any) -> Any:
+        """Write the transaction's changes into its current session (first attempt and replays alike)."""
+        assert self.session is not None
+        return apply_changes(
             self.session,
             self.sdata,
             writes=writes,
@@ -411,8 +408,6 @@ class Transaction:
             progress=self.progress,
             options=self.write_options,
         )
-        self.forks_merged += backend.forks_merged
-        self.replays += 1
 
     def _discard(self) -> None:
         if self.session is not None and self._given_session is None:
