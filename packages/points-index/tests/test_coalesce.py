@@ -171,10 +171,12 @@ def test_opening_reads_only_the_index_metadata(standalone_index, points_df):
             return super().get_sync(key, prototype=prototype, byte_range=byte_range)
 
     index = open_points_index(Logging(LocalStore(path, read_only=True)), verify=False)
-    # group documents, gene names and the directory's record table (fences and byte offsets); no directory records
-    assert all(k.endswith("zarr.json") or "/categories/" in k or "/directory/records/" in k for k in keys), keys
-    assert any("/directory/records/" in k for k in keys)
-    assert not any("/directory/blob" in k for k in keys)
+    # group documents, gene names, the directory's record table (fences and byte offsets) and the preview: the gene
+    # codes of the coarse levels and their directory records (the first bytes of the blob); no column data
+    metadata = ("/categories/", "/directory/records/", "/directory/preview/", "/directory/blob/")
+    assert all(k.endswith("zarr.json") or any(m in k for m in metadata) for k in keys), keys
+    assert any("/directory/records/" in k for k in keys) and any("/directory/preview/" in k for k in keys)
+    assert 0 < index.preview_levels < index.n_levels
     n_open = len(keys)
     index.query((100, 100, 400, 300), ["gene_03"])
     assert not any(k.endswith("zarr.json") for k in keys[n_open:]), keys[n_open:]

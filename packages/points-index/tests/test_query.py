@@ -192,3 +192,54 @@ def test_format_1_directory_is_still_read(tmp_path, points_df, codec):
     assert v1._blob is None
     for (box, genes), want in zip(queries, expected, strict=True):
         assert v1.query(box, genes, include_level=True).equals(want)
+
+
+def test_preview_levels_read_no_gene_column(tmp_path, points_df):
+    """The preview (gene codes of the coarse levels, read on opening) gives the same answers as the stored column,
+    and a gene query of those levels reads only coordinate and index bytes; a damaged preview is detected."""
+    from zarr.storage import LocalStore
+
+    from spatialdata_plugins.core.testing import CountingStore
+    from spatialdata_plugins.points_index import build_points_index, open_points_index
+
+    with_preview = build_points_index(
+        points_df, target=str(tmp_path / "p.zarr"), feature_key="gene", progress=False, preview_rows=6000
+    )
+    without = build_points_index(
+        points_df, target=str(tmp_path / "n.zarr"), feature_key="gene", progress=False, preview_rows=0
+    )
+    assert 0 < with_preview.preview_levels < with_preview.n_levels and without.preview_levels == 0
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        a, b = np.sort(rng.uniform(-50, 1050, 2)), np.sort(rng.uniform(-50, 1050, 2))
+        genes = [f"gene_{g:02d}" for g in rng.choice(30, int(rng.integers(1, 5)), replace=False)]
+        for kw in ({}, {"max_level": with_preview.preview_levels - 1}, {"target_count": 200}):
+            got = with_preview.query((a[0], b[0], a[1], b[1]), genes, include_level=True, **kw)
+            ref = without.query((a[0], b[0], a[1], b[1]), genes, include_level=True, **kw)
+            assert got.equals(ref)
+            if not kw:
+                assert sorted(got.index) == sorted(brute(points_df, (a[0], b[0], a[1], b[1]), genes))
+
+    keys: list[str] = []
+
+    class Logging(CountingStore):
+        def get_sync(self, key, *, prototype=None, byte_range=None):
+            keys.append(key)
+            return super().get_sync(key, prototype=prototype, byte_range=byte_range)
+
+    index = open_points_index(Logging(LocalStore(str(tmp_path / "p.zarr"), read_only=True)), verify=False)
+    n_open = len(keys)
+    gene_array = next(c["array"] for c in index.columns if c["name"] == "gene")
+    got = index.query((200, 200, 800, 800), ["gene_01", "gene_02"], max_level=index.preview_levels - 1)
+    assert len(got) > 0 and set(got["gene"]) <= {"gene_01", "gene_02"}
+    read = keys[n_open:]
+    assert read and not any(f"/columns/{gene_array}/" in k or "/directory/" in k for k in read), read
+
+    version = tmp_path / "p.zarr" / "points_index" / with_preview.path.rsplit("/", 1)[-1]
+    chunk = version / "directory" / "preview" / "c" / "0"
+    good = chunk.read_bytes()
+    chunk.write_bytes(good[: len(good) // 2])
+    with pytest.raises(CorruptIndexError, match="preview"):
+        open_points_index(str(tmp_path / "p.zarr"))
+    chunk.write_bytes(good)
+    assert len(open_points_index(str(tmp_path / "p.zarr")).query()) == len(points_df)

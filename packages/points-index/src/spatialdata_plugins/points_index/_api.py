@@ -35,7 +35,15 @@ from spatialdata_plugins.points_index._reader import (
 )
 
 MARKER = "points_index"
-BUILD_OPTIONS = ("feature_key", "points_per_chunk", "seed", "rows_per_chunk", "gene_directory_rows", "bucket_rows")
+BUILD_OPTIONS = (
+    "feature_key",
+    "points_per_chunk",
+    "seed",
+    "rows_per_chunk",
+    "gene_directory_rows",
+    "bucket_rows",
+    "preview_rows",
+)
 
 
 # ------------------------------------------------------------------------------------------ fingerprints
@@ -272,6 +280,7 @@ def build_points_index(
     rows_per_chunk: int = 1 << 20,
     gene_directory_rows: int = 1 << 18,
     bucket_rows: int = 4_000_000,
+    preview_rows: int = 1 << 16,
     storage_options: dict[str, Any] | None = None,
     temp_dir: str | None = None,
     progress: bool | None = None,
@@ -314,6 +323,10 @@ def build_points_index(
         gene queries on them read only the gene's rows.
     bucket_rows
         Rows sorted in memory at a time during the build (the out-of-core granularity).
+    preview_rows
+        The coarse levels holding together at most this many points form the *preview*: their gene codes and
+        directory records (about 1-2 bytes per point) are read with the index metadata when the index is opened,
+        so gene queries on those levels read only the coordinates of the wanted genes' rows. ``0`` disables it.
     storage_options
         fsspec options for a URL ``target``.
     temp_dir
@@ -341,6 +354,7 @@ def build_points_index(
         "rows_per_chunk": rows_per_chunk,
         "gene_directory_rows": gene_directory_rows,
         "bucket_rows": bucket_rows,
+        "preview_rows": preview_rows,
         "temp_dir": temp_dir,
     }
     if feature_key is not None:
@@ -382,6 +396,7 @@ def build_points_index(
         rows_per_chunk=rows_per_chunk,
         gene_directory_rows=gene_directory_rows,
         bucket_rows=bucket_rows,
+        preview_rows=preview_rows,
         fingerprint={"standalone": True},
         temp_dir=temp_dir,
         progress=progress,

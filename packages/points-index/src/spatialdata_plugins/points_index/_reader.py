@@ -275,6 +275,11 @@ class PointsIndex:
         )
         self._by_name = {c["name"]: c for c in self.columns if c["role"] == "column"}
         self._index_spec = next(c for c in self.columns if c["role"] == "index")
+        # the preview: feature codes of the first rows (whole coarse levels), read on opening (see write_preview)
+        preview = self._blob.get("preview") if self._blob is not None else None
+        self._preview_meta: dict[str, Any] | None = preview if isinstance(preview, dict) else None
+        self._preview: np.ndarray | None = None
+        self.preview_levels = 0
 
     # ------------------------------------------------------------------ metadata
 
@@ -336,7 +341,13 @@ class PointsIndex:
         if self._blob is not None and self._blob.get("records") and self._records is None:
             table_key = f"{self.path}/{self._blob['records']}/c/0"
             requests.append((table_key, 0, -1))
+        n_meta = len(requests)
+        preview = self._preview_meta if self._preview is None and table_key is not None else None
+        if preview is not None:  # the preview's codes, then the directory records of its levels (a blob prefix)
+            requests.append((f"{self.path}/{preview['array']}/c/0", 0, -1))
+            requests += self._blob_requests(0, int(self._blob.get("prefix_bytes", 0)))
         blobs = fetch_ranges(self.store, requests, missing_ok=True)
+        extra, blobs = blobs[n_meta:], blobs[:n_meta]
         for key, blob in zip(wanted, blobs[: len(wanted)], strict=True):
             if blob is not None:
                 try:
@@ -352,6 +363,34 @@ class PointsIndex:
             if table.size != 3 * n:
                 raise CorruptIndexError(f"the directory's record table {table_key!r} has the wrong size")
             self._records = table.reshape(n, 3)
+        if preview is not None:
+            if any(b is None for b in extra[1:]):
+                raise CorruptIndexError("the directory records of the index preview are missing")
+            self._load_preview(preview, extra[0], b"".join(extra[1:]))
+
+    def _load_preview(self, preview: dict[str, Any], codes_raw: bytes | None, prefix: bytes) -> None:
+        """Decode the preview: the feature codes of its rows and the directory records of its levels."""
+        import numcodecs
+
+        try:
+            n_levels, rows = int(preview["levels"]), int(preview["rows"])
+            codes = np.frombuffer(numcodecs.blosc.decompress(codes_raw), dtype=np.dtype(preview["dtype"]))
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise CorruptIndexError(f"the index preview cannot be read ({exc!r})") from exc
+        level_end = int(self.levels[n_levels - 1]["rows"][1]) if 0 < n_levels <= len(self.levels) else -1
+        if len(codes) != rows or level_end != rows:
+            raise CorruptIndexError("the index preview does not match the index levels")
+        keys = [(lv, j) for lv in range(n_levels) for j in range(self._n_records(lv))]
+        if keys:
+            assert self._records is not None
+            offsets = self._records[:, 2]
+            chunk_ids, lengths = self._record_ids(keys)
+            if len(prefix) < int(offsets[chunk_ids[-1] + 1]):
+                raise CorruptIndexError("the directory records of the index preview are truncated")
+            pieces = [prefix[int(offsets[k]) : int(offsets[k + 1])] for k in chunk_ids]
+            self._decode_records(keys, lengths, self._decompress_records(chunk_ids, pieces))
+        self._preview = codes
+        self.preview_levels = n_levels
 
     @property
     def group(self) -> zarr.Group:
@@ -473,14 +512,7 @@ class PointsIndex:
         missing = sorted({k for k in wanted if k not in self._dir_cache})
         if not missing:
             return
-        lengths = []
-        for level, j in missing:
-            lmeta = self.levels[level]
-            n = min(int(lmeta["dir_chunk"]), int(lmeta["entries"]) - j * int(lmeta["dir_chunk"]))
-            if n <= 0:
-                raise CorruptIndexError(f"the directory of level {level} has no chunk {j}")
-            lengths.append(n)
-        chunk_ids = [int(self.levels[level]["first_chunk"]) + j for level, j in missing]
+        chunk_ids, lengths = self._record_ids(missing)
         if self._blob is not None:
             raw = self._read_records(chunk_ids)
         else:  # format version 1: two chunked zarr arrays
@@ -502,36 +534,64 @@ class PointsIndex:
                 out.append(piece)
         return [deltas, counts]
 
+    def _n_records(self, level: int) -> int:
+        lmeta = self.levels[level]
+        return -(-int(lmeta["entries"]) // int(lmeta["dir_chunk"]))
+
+    def _record_ids(self, keys: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
+        """Record numbers and entry counts of the directory chunks ``(level, j)``."""
+        chunk_ids, lengths = [], []
+        for level, j in keys:
+            lmeta = self.levels[level]
+            n = min(int(lmeta["dir_chunk"]), int(lmeta["entries"]) - j * int(lmeta["dir_chunk"]))
+            if n <= 0:
+                raise CorruptIndexError(f"the directory of level {level} has no chunk {j}")
+            lengths.append(n)
+            chunk_ids.append(int(lmeta["first_chunk"]) + j)
+        return chunk_ids, lengths
+
+    def _blob_requests(self, a: int, b: int) -> list[tuple[str, int, int]]:
+        """Requests for bytes ``[a, b)`` of the directory blob (split at its zarr chunks)."""
+        assert self._blob is not None
+        size = int(self._blob["blob_chunk"])
+        key = f"{self.path}/{self._blob['array']}/c"
+        requests = []
+        while a < b:
+            j = a // size
+            stop = min(b, (j + 1) * size)
+            requests.append((f"{key}/{j}", a - j * size, stop - j * size))
+            a = stop
+        return requests
+
     def _read_records(self, chunk_ids: list[int]) -> list[list[np.ndarray]]:
         """Directory records ``chunk_ids`` of the blob (format version 2): ``[deltas per record], [counts ...]``."""
-        import numcodecs
-
         blob = self._blob
         assert blob is not None
         offsets = self._records[:, 2] if self._records is not None else blob["offsets"]
-        size = int(blob["blob_chunk"])
-        key = f"{self.path}/{blob['array']}/c"
         requests: list[tuple[str, int, int]] = []
         pieces: list[int] = []
         for k in chunk_ids:
             if not 0 <= k < len(offsets) - 1:
                 raise CorruptIndexError(f"the directory has no record {k}")
-            a, b = int(offsets[k]), int(offsets[k + 1])
             first = len(requests)
-            while a < b:
-                j = a // size
-                stop = min(b, (j + 1) * size)
-                requests.append((f"{key}/{j}", a - j * size, stop - j * size))
-                a = stop
+            requests += self._blob_requests(int(offsets[k]), int(offsets[k + 1]))
             pieces.append(len(requests) - first)
         blobs = fetch_ranges(self.store, requests)
-        deltas, counts, pos = [], [], 0
-        for k, n in zip(chunk_ids, pieces, strict=True):
+        ends = np.cumsum(pieces).astype(int)
+        raw = [b"".join(blobs[b - n : b]) for n, b in zip(pieces, ends, strict=True)]
+        return self._decompress_records(chunk_ids, raw)
+
+    @staticmethod
+    def _decompress_records(chunk_ids: list[int], raw: list[bytes]) -> list[list[np.ndarray]]:
+        """Decompress directory records into ``[deltas per record], [counts per record]``."""
+        import numcodecs
+
+        deltas, counts = [], []
+        for k, data in zip(chunk_ids, raw, strict=True):
             try:
-                rec = np.frombuffer(numcodecs.blosc.decompress(b"".join(blobs[pos : pos + n])), dtype="<u8")
+                rec = np.frombuffer(numcodecs.blosc.decompress(data), dtype="<u8")
             except (RuntimeError, ValueError) as exc:
                 raise CorruptIndexError(f"the directory record {k} cannot be decoded ({exc})") from exc
-            pos += n
             half = len(rec) // 2
             deltas.append(rec[:half])
             counts.append(rec[half:])
@@ -949,6 +1009,7 @@ class PointsIndex:
                 continue
             use_gdir = (
                 codes is not None
+                and lv >= self.preview_levels
                 and self.levels[lv].get("gene_directory")
                 and self._gene_runs_cost(lv, codes, int((en - st).sum()))
             )
@@ -964,18 +1025,23 @@ class PointsIndex:
         # 2. the gene column of the other filtered levels, all levels in one batched read
         gvals_of: dict[int, np.ndarray] = {}
         if need_gene:
+            # the preview levels' codes are in memory; the others' are read
+            to_read = [r for r in need_gene if r[0] >= self.preview_levels]
             gall = (
                 self.read_rows(
-                    gene_spec, np.concatenate([r[1] for r in need_gene]), np.concatenate([r[2] for r in need_gene])
+                    gene_spec, np.concatenate([r[1] for r in to_read]), np.concatenate([r[2] for r in to_read])
                 )
-                if gene_spec is not None
+                if gene_spec is not None and to_read
                 else None
             )
             offset = 0
             for lv, st, en in need_gene:
                 pos = runs_to_positions(st, en)
-                gvals = None if gall is None else gall[offset : offset + len(pos)]
-                offset += len(pos)
+                if lv < self.preview_levels and self._preview is not None:
+                    gvals = self._preview[pos]
+                else:
+                    gvals = None if gall is None else gall[offset : offset + len(pos)]
+                    offset += len(pos)
                 keep = np.ones(len(pos), dtype=bool)
                 if codes is not None and gvals is not None:
                     keep &= np.isin(gvals, codes)
@@ -1041,7 +1107,9 @@ class PointsIndex:
         for lv, entries, st, en in plan:
             est = float((en - st).sum())
             if codes is not None:
-                if self.levels[lv].get("gene_directory"):
+                if lv < self.preview_levels and self._preview is not None:
+                    est = float(np.isin(self._preview[runs_to_positions(st, en)], codes).sum())
+                elif self.levels[lv].get("gene_directory"):
                     gst, gen = self._gene_runs(lv, codes, entries)
                     est = float((gen - gst).sum())
                 else:
