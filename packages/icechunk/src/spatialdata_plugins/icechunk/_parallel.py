@@ -125,7 +125,12 @@ class IcechunkForkBackend:
             )
             for i, partition in enumerate(partitions)
         ]
-        results = dask.compute(*tasks)
+        # Without a dask.distributed client the tasks would be threads sharing one fork: they gain nothing over the
+        # direct write, and concurrent writes from threads into one icechunk session are where icechunk has had
+        # deadlocks (earth-mover/icechunk#560; one CI run here hung in this path). The parts are then written one
+        # after the other; on a cluster every worker writes its own copy of the fork.
+        scheduler = None if distributed_client() is not None else "synchronous"
+        results = dask.compute(*tasks, scheduler=scheduler)
         # threads of one process share the fork object: merge each distinct change set once
         forks = list({id(f): f for f, _ in results}.values())
         self.session.merge(*forks)
