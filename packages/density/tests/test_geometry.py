@@ -133,3 +133,28 @@ def test_invalid_polygons_are_repaired_with_a_warning_or_refused():
 def test_no_contours():
     with pytest.raises(InvalidContourError, match="empty"):
         normalise_contours([], [])
+
+
+def test_polygons_are_prepared_once_across_threads():
+    """Threads that query fresh polygons at the same time get the single-threaded answers (the lazy GEOS point
+    index is built once, under a lock, by ``ready``), and every polygon ends up prepared."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import shapely
+
+    from spatialdata_plugins.density._geometry import ready
+
+    rng = np.random.default_rng(0)
+    angles = np.linspace(0, 2 * np.pi, 2000, endpoint=False)
+    x, y = rng.uniform(-60, 60, (2, 20_000))
+    for _ in range(5):
+        polygons = [
+            shapely.Polygon(np.c_[c + r * np.cos(angles), c + r * np.sin(angles)])
+            for c, r in zip(rng.uniform(-10, 10, 8), rng.uniform(20, 50, 8), strict=True)
+        ]
+        expected = [shapely.contains_xy(shapely.Polygon(p.exterior), x, y) for p in polygons]
+        with ThreadPoolExecutor(8) as pool:
+            got = list(pool.map(lambda k, ps=polygons: shapely.contains_xy(ready(ps[k % 8]), x, y), range(64)))
+        for k, inside in enumerate(got):
+            np.testing.assert_array_equal(inside, expected[k % 8])
+        assert all(shapely.is_prepared(p) for p in polygons)

@@ -13,7 +13,7 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from spatialdata_plugins.density._geometry import BoundaryIndex
+from spatialdata_plugins.density._geometry import BoundaryIndex, ready
 
 
 @dataclass
@@ -73,8 +73,7 @@ def count_partition(part: pd.DataFrame, ctx: CountContext) -> np.ndarray:
     band = np.searchsorted(ctx.edges, signed, side="right") - 1
     keep = (band >= 0) & (band < n_bands) & np.isfinite(signed)
     if ctx.domain is not None and keep.any():
-        shapely.prepare(ctx.domain)
-        keep[keep] = shapely.intersects_xy(ctx.domain, x[point[keep]], y[point[keep]])
+        keep[keep] = shapely.intersects_xy(ready(ctx.domain), x[point[keep]], y[point[keep]])
     point, contour, band = point[keep], contour[keep].astype(np.int64), band[keep]
     flat = counts.reshape(-1)
     flat += np.bincount((contour * n_groups + (n_groups - 1)) * n_bands + band, minlength=flat.size)

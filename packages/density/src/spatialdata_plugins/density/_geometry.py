@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -114,6 +115,27 @@ def normalise_contours(
     return out
 
 
+_PREPARE_LOCK = threading.Lock()
+
+
+def ready(geometry: BaseGeometry) -> BaseGeometry:
+    """Prepare ``geometry`` for point queries once, safely across threads, and return it.
+
+    A GEOS prepared geometry builds its point-in-area index lazily, on the first query, and that lazy build is not
+    thread-safe (libgeos/geos#825): dask tasks on threads that share a polygon and query it for the first time at
+    the same moment can crash the process (one CI run here aborted that way). The first query is therefore made
+    here, under a lock, before any concurrent use; every caller goes through this function.
+    """
+    with _PREPARE_LOCK:
+        if not shapely.is_prepared(geometry):
+            shapely.prepare(geometry)
+            coords = shapely.get_coordinates(geometry)
+            if len(coords):
+                shapely.contains_xy(geometry, coords[0, 0], coords[0, 1])
+                shapely.intersects_xy(geometry, coords[0, 0], coords[0, 1])
+    return geometry
+
+
 @dataclass
 class BoundaryIndex:
     """Everything the distance kernel needs: segments of all contours, per-contour grids, a contour lookup grid."""
@@ -204,7 +226,7 @@ class BoundaryIndex:
             "cell_segs": cell_segs,
             "cell_ring": cell_ring,
         }
-        return cls(rmax=float(rmax), arrays=arrays, polygons=list(polygons))
+        return cls(rmax=float(rmax), arrays=arrays, polygons=[ready(p) for p in polygons])
 
     def signed_distances(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Signed distance (negative inside) of every point to every contour whose boundary is within ``rmax``.
@@ -253,8 +275,7 @@ class BoundaryIndex:
         for k, polygon in enumerate(self.polygons):
             lo, hi = bounds[k], bounds[k + 1]
             if hi > lo:
-                shapely.prepare(polygon)
-                inside[lo:hi] = shapely.contains_xy(polygon, x[point[lo:hi]], y[point[lo:hi]])
+                inside[lo:hi] = shapely.contains_xy(ready(polygon), x[point[lo:hi]], y[point[lo:hi]])
         return point, contour, np.where(inside, -dist, dist)
 
 
