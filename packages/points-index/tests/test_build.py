@@ -206,3 +206,29 @@ def test_level_counts_from_the_histogram_match_a_full_pass(points_df, monkeypatc
     b = build_points_index(frame, target=str(tmp_path / "b.zarr"), feature_key="gene", progress=False)
     assert a.meta["probabilities"] == b.meta["probabilities"] and a.level_rows() == b.level_rows()
     assert a.query(include_level=True).equals(b.query(include_level=True))
+
+
+def test_spill_in_memory_or_on_disk_gives_the_same_index(points_df, monkeypatch, tmp_path):
+    """Small builds on threads keep the spilled buckets in memory; through files (large builds, other processes)
+    the index is the same, and no spill file is left behind."""
+    from spatialdata_plugins.points_index import _build
+
+    frame = dd.from_pandas(points_df, npartitions=4)
+    a = build_points_index(frame, target=str(tmp_path / "a.zarr"), feature_key="gene", progress=False, bucket_rows=3000)
+    monkeypatch.setattr(_build, "IN_MEMORY_SPILL_BYTES", 0)
+    spilled: list[str] = []
+    real_spill = _build._spill
+
+    def spill(*args, **kwargs):
+        out = real_spill(*args, **kwargs)
+        spilled.extend(v for v in out.values() if isinstance(v, str))
+        return out
+
+    monkeypatch.setattr(_build, "_spill", spill)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    b = build_points_index(
+        frame, target=str(tmp_path / "b.zarr"), feature_key="gene", progress=False, bucket_rows=3000, temp_dir=str(temp)
+    )
+    assert len(spilled) > 4 and not any(temp.iterdir())
+    assert a.query(include_level=True).equals(b.query(include_level=True))

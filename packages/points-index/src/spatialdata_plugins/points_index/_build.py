@@ -331,8 +331,13 @@ def _sort_order(key: np.ndarray, free_bits: int) -> np.ndarray:
 
 
 def _spill(
-    frame, offset, pid, geo, seed, thresholds, dirs, bucket_starts, specs, gene_spec, workdir, key_bits
-) -> list[int]:
+    frame, offset, pid, geo, seed, thresholds, dirs, bucket_starts, specs, gene_spec, workdir, key_bits, keep=False
+) -> dict[int, pa.Table | str]:
+    """Split a partition into its buckets, each ordered by the packed key; return ``{bucket: table or file}``.
+
+    With ``keep`` the tables are returned (the caller and the tasks share memory: threads of one process), otherwise
+    they are written to Arrow IPC files in ``workdir/spill`` and their paths returned.
+    """
     level, codes = _levels_and_codes(pid, workdir, geo, thresholds)
     # dense levels: the entry of a cell is one lookup in a table of all dense levels' cells; sparse levels: a search
     lut, lut_offset = dirs["lut"], dirs["lut_offset"]
@@ -352,8 +357,9 @@ def _spill(
     small = np.uint16 if len(bucket_starts) <= np.iinfo(np.uint16).max else np.int64
     order = np.argsort(bucket.astype(small), kind="stable")  # a radix sort when the bucket fits in 16 bits
     bounds = np.searchsorted(bucket[order], np.arange(len(bucket_starts) + 1))
-    written = []
-    os.makedirs(os.path.join(workdir, "spill"), exist_ok=True)
+    written: dict[int, pa.Table | str] = {}
+    if not keep:
+        os.makedirs(os.path.join(workdir, "spill"), exist_ok=True)
     for b in range(len(bucket_starts)):
         s, e = bounds[b], bounds[b + 1]
         if s == e:
@@ -368,13 +374,31 @@ def _spill(
             cols["__key"] = key[within]
         cols.update({k: v[idx] for k, v in arrays.items()})
         table = pa.table(cols)
-        with ipc.new_file(os.path.join(workdir, "spill", f"b{b:06d}_p{pid:06d}.arrow"), table.schema) as w:
+        if keep:
+            written[b] = table
+            continue
+        path = os.path.join(workdir, "spill", f"b{b:06d}_p{pid:06d}.arrow")
+        with ipc.new_file(path, table.schema) as w:
             w.write_table(table)
-        written.append(b)
+        written[b] = path
     return written
 
 
 # ------------------------------------------------------------------------------------------ driver
+
+
+IN_MEMORY_SPILL_BYTES = 1 << 30
+"""Spilled buckets up to this size stay in memory when the build runs on threads of this process."""
+
+
+def _local_scheduler() -> bool:
+    """Whether dask computes in this process (threaded or synchronous scheduler, no distributed client)."""
+    import dask.local
+    import dask.threaded
+    from dask.base import get_scheduler
+
+    scheduler = get_scheduler(collections=[dask.delayed(0)])  # what dask.compute of delayed tasks would use
+    return scheduler in (dask.threaded.get, dask.local.get_sync)
 
 
 def _partitions(ddf: dd.DataFrame, columns: list[str] | None) -> list[Any]:
@@ -746,14 +770,23 @@ def _build_rest(
         key_bits = (entry_bits, gene_bits) if entry_bits + gene_bits <= 48 else None
         # one graph key for the (large) lookup tables, shared by the spill tasks instead of copied into each
         dirs_key = dask.delayed(small_dirs, name=f"points-index-dirs-{uuid.uuid4().hex}", traverse=False)
+        # the spilled buckets stay in memory when the tasks run in this process and they are small enough
+        row_bytes = sum(np.dtype(spec["dtype"]).itemsize for spec in specs) + (8 if key_bits else 24)
+        keep = _local_scheduler() and n * row_bytes <= IN_MEMORY_SPILL_BYTES
+        by_bucket: dict[int, list[pa.Table | str]] = {}
+
+        def collect(res: dict[int, pa.Table | str]) -> None:
+            for b, item in res.items():  # partitions in order: the writer's stable merge keeps it
+                by_bucket.setdefault(b, []).append(item)
+
         _run(
             [
                 dask.delayed(_spill)(
-                    p, int(o), i, geo, seed, thr, dirs_key, bucket_starts_a, specs, gene_spec, workdir, key_bits
+                    p, int(o), i, geo, seed, thr, dirs_key, bucket_starts_a, specs, gene_spec, workdir, key_bits, keep
                 )
                 for i, (p, o) in enumerate(zip(parts, offsets, strict=True))
             ],
-            lambda res: None,
+            collect,
             "points index: spill",
             progress,
             BATCH,
@@ -761,7 +794,7 @@ def _build_rest(
         vgroup = index_group.create_group(version)
         meta = _write_version(
             vgroup,
-            workdir,
+            by_bucket,
             n,
             dirs,
             bucket_starts_a,
@@ -847,8 +880,7 @@ def _append_sorted(writers: dict[str, _ColumnWriter], specs: list[dict[str, Any]
 def _write_buckets(
     writers: dict[str, _ColumnWriter],
     specs: list[dict[str, Any]],
-    spill: str,
-    by_bucket: dict[int, list[str]],
+    by_bucket: dict[int, list[pa.Table | str]],
     bucket_starts: np.ndarray,
     all_counts: np.ndarray,
     dirs: dict[int, dict[str, Any]],
@@ -872,14 +904,18 @@ def _write_buckets(
             unit="bucket",
             disable=None if progress is None else not progress,
         ):
-            names = by_bucket.get(b, [])
-            if not names:
+            items = by_bucket.pop(b, [])
+            if not items:
                 continue
             tables = []
-            for f in names:
-                with ipc.open_file(os.path.join(spill, f)) as r:
+            for item in items:
+                if isinstance(item, pa.Table):
+                    tables.append(item)
+                    continue
+                with ipc.open_file(item) as r:
                     tables.append(r.read_all())
-                os.remove(os.path.join(spill, f))
+                os.remove(item)
+            del items
             table = pa.concat_tables(tables)
             del tables
             e0 = int(bucket_starts[b])
@@ -944,7 +980,7 @@ def _write_buckets(
 
 def _write_version(
     vgroup: zarr.Group,
-    workdir: str,
+    by_bucket: dict[int, list[pa.Table | str]],
     n: int,
     dirs: dict[int, dict[str, Any]],
     bucket_starts: np.ndarray,
@@ -984,15 +1020,9 @@ def _write_version(
         if dirs
         else np.zeros(0, np.int16)
     )
-    spill = os.path.join(workdir, "spill")
-    files = sorted(os.listdir(spill)) if os.path.isdir(spill) else []
-    by_bucket: dict[int, list[str]] = {}
-    for f in files:
-        by_bucket.setdefault(int(f[1:7]), []).append(f)
     _write_buckets(
         writers,
         specs,
-        spill,
         by_bucket,
         bucket_starts,
         all_counts,
