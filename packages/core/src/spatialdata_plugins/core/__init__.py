@@ -31,6 +31,7 @@ from spatialdata_plugins.core.hookspecs import hookimpl
 # IO and the SpatialData class import spatialdata, dask and geopandas, which takes seconds: they load on first use,
 # so that ``spatialdata-plugins --help`` and ``plugins`` start fast and a plugin module can import the core cheaply.
 _LAZY = {
+    "add_element": "_add",
     "info": "_info",
     "open_location": "_io",
     "read": "_io",
@@ -48,6 +49,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 
 
 if TYPE_CHECKING:
+    from spatialdata_plugins.core._add import add_element
     from spatialdata_plugins.core._info import info
     from spatialdata_plugins.core._io import open_location, read, read_element, write
     from spatialdata_plugins.core._location import Location
@@ -81,6 +83,7 @@ __all__ = [
     "UnsupportedElementError",
     "UnsupportedTargetError",
     "__version__",
+    "add_element",
     "get_plugin_manager",
     "get_registry",
     "hookimpl",

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +14,8 @@ def write_table(sdata: Any, table: Any, name: str, *, overwrite: bool = False) -
     """Add one table element to the local store ``sdata`` was read from, without rewriting the rest.
 
     The core's ``write(..., overwrite=True)`` would refuse (``UnsafeOverwriteError``): the points of ``sdata`` are
-    read lazily from that very store. Adding one element with spatialdata's ``write_element`` touches nothing else.
-    Replacing an existing table writes the new one under a staging name first, then swaps the directories, so a
-    failure leaves the old table readable; zarr's consolidated metadata is rewritten last.
+    read lazily from that very store. :func:`spatialdata_plugins.core.add_element` writes only the table; replacing
+    an existing one writes the new table completely first, so a failure leaves the old one readable.
 
     Parameters
     ----------
@@ -37,7 +33,7 @@ def write_table(sdata: Any, table: Any, name: str, *, overwrite: bool = False) -
     pathlib.Path
         The store path.
     """
-    from spatialdata_plugins.core import ElementExistsError
+    from spatialdata_plugins.core import ElementExistsError, add_element
     from spatialdata_plugins.density._errors import DensityArgumentError
 
     path = getattr(sdata, "path", None)
@@ -46,35 +42,11 @@ def write_table(sdata: Any, table: Any, name: str, *, overwrite: bool = False) -
             "--out writes into local stores only; for other targets use --csv, or the Python API and "
             "spatialdata_plugins.core.write"
         )
-    store = Path(path)
-    exists_on_disk = (store / "tables" / name).exists()
-    taken_by_other = name in sdata and name not in sdata.tables
-    if taken_by_other or (exists_on_disk and not overwrite):
-        raise ElementExistsError(
-            f"an element named {name!r} already exists in {store}; pass --overwrite or choose another name"
-        )
-    if not exists_on_disk:
-        sdata.tables[name] = table
-        sdata.write_element(name)
-    else:
-        staging = f"{name}_sdp_staging_{uuid.uuid4().hex[:8]}"
-        sdata.tables[staging] = table
-        try:
-            sdata.write_element(staging)
-        finally:
-            del sdata.tables[staging]
-        old = store / "tables" / f".{name}.sdp-old-{uuid.uuid4().hex[:8]}"
-        os.replace(store / "tables" / name, old)
-        try:
-            os.replace(store / "tables" / staging, store / "tables" / name)
-        except OSError:
-            os.replace(old, store / "tables" / name)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-        sdata.tables[name] = table
-    if sdata.has_consolidated_metadata():
-        sdata.write_consolidated_metadata()
-    return store
+    if name in sdata and name not in sdata.tables:
+        raise ElementExistsError(f"an element named {name!r} already exists in {path}; choose another name")
+    add_element(path, name, table, element_type="tables", overwrite=overwrite)
+    sdata.tables[name] = table
+    return Path(path)
 
 
 def _common(fn: Any) -> Any:

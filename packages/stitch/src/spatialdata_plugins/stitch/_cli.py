@@ -57,11 +57,11 @@ def stitch_command(
     The store is read lazily with the core; only the new element is written (the other elements are not touched).
     Names given after PATH (for example ``--elements fov_1 fov_2``) are further tiles.
     """
-    from spatialdata_plugins.core import read
+    from spatialdata_plugins.core import add_element, read
     from spatialdata_plugins.core._cli import parse_storage_options
     from spatialdata_plugins.stitch._bridge import select_names
+    from spatialdata_plugins.stitch._dask import TqdmCallback, progress_disabled, threads_unless_configured
     from spatialdata_plugins.stitch._stitch import fuse_sdata_images
-    from spatialdata_plugins.stitch._store import add_element
 
     options = parse_storage_options(storage_options)
     sdata = read(path, selection=["images", "labels"], storage_options=options)
@@ -85,15 +85,16 @@ def stitch_command(
         progress=progress,
     )
     element_type = "labels" if names[0] in sdata.labels else "images"
-    add_element(
-        path,
-        out,
-        fused,
-        element_type=element_type,
-        overwrite=overwrite,
-        reads_from=tuple(names),
-        storage_options=options,
-        progress=progress,
-    )
+    # the core writes only the new element (the store's tiles stay untouched); the fusion runs while it writes
+    with threads_unless_configured(), TqdmCallback(f"writing {out}", progress_disabled(progress)):
+        add_element(
+            path,
+            out,
+            fused,
+            element_type=element_type,
+            overwrite=overwrite,
+            reads_from=tuple(names),
+            storage_options=options,
+        )
     shape = fused["scale0"].ds[next(iter(fused["scale0"].ds.data_vars))].shape if multiscale else fused.shape
     click.echo(f"fused {len(names)} tiles ({', '.join(names)}) into {element_type} element {out!r} {shape} in {path}")
