@@ -27,6 +27,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import dask
@@ -486,6 +487,21 @@ def column_specs(meta: pd.DataFrame, axes: list[str], feature_key: str | None) -
     return specs
 
 
+@dataclass
+class _BuildOptions:
+    """The knobs of a build (see :func:`build_index`), passed on to its later passes as one object."""
+
+    points_per_chunk: int
+    seed: int
+    rows_per_chunk: int
+    gene_directory_rows: int
+    bucket_rows: int
+    preview_rows: int
+    fingerprint: dict[str, Any] | None
+    extra: dict[str, Any] | None
+    progress: bool | None
+
+
 def build_index(
     ddf: dd.DataFrame,
     parent: zarr.Group,
@@ -561,61 +577,51 @@ def build_index(
     hi = [max((s["hi"][i] for s in stats), default=1.0) for i in range(dim)] if n else [1.0] * dim
     side = max(max(h - lo_ for lo_, h in zip(lo, hi, strict=True)), 1e-9) * (1 + 1e-9) + 1e-12
     finest = FINEST[dim]
-    geo = {"axes": axes, "lo": lo, "scale": float((1 << finest) / side), "finest": finest, "dim": dim}
+    geo = {"axes": axes, "lo": lo, "side": side, "scale": float((1 << finest) / side), "finest": finest, "dim": dim}
     xy_parts = _partitions(ddf, list(axes))
     workdir = tempfile.mkdtemp(prefix="sdp-points-index-", dir=temp_dir)
     try:
         return _build_rest(
-            ddf,
             parent,
             parts,
             xy_parts,
             offsets,
             n,
             geo,
-            seed,
-            points_per_chunk,
             specs,
             feature_key,
-            lo,
-            side,
-            rows_per_chunk,
-            gene_directory_rows,
-            bucket_rows,
-            preview_rows,
-            fingerprint,
-            extra,
-            progress,
             workdir,
+            _BuildOptions(
+                points_per_chunk,
+                seed,
+                rows_per_chunk,
+                gene_directory_rows,
+                bucket_rows,
+                preview_rows,
+                fingerprint,
+                extra,
+                progress,
+            ),
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _build_rest(
-    ddf,
-    parent,
-    parts,
-    xy_parts,
-    offsets,
-    n,
-    geo,
-    seed,
-    points_per_chunk,
-    specs,
-    feature_key,
-    lo,
-    side,
-    rows_per_chunk,
-    gene_directory_rows,
-    bucket_rows,
-    preview_rows,
-    fingerprint,
-    extra,
-    progress,
-    workdir,
+    parent: zarr.Group,
+    parts: list[Any],
+    xy_parts: list[Any],
+    offsets: np.ndarray,
+    n: int,
+    geo: dict[str, Any],
+    specs: list[dict[str, Any]],
+    feature_key: str | None,
+    workdir: str,
+    opts: _BuildOptions,
 ) -> dict[str, Any]:
+    """The passes of :func:`build_index` after the statistics (cell codes, levels, directory, spill, sort and write)."""
     axes, dim, finest = geo["axes"], geo["dim"], geo["finest"]
+    seed, points_per_chunk, progress = opts.seed, opts.points_per_chunk, opts.progress
     hist: list[np.ndarray] = []
 
     def add_hist(res: np.ndarray) -> None:
@@ -725,17 +731,17 @@ def _build_rest(
     # buckets: consecutive directory entries of about bucket_rows rows
     cum = np.cumsum(all_counts)
     bucket_starts = [0]
-    target = bucket_rows
+    target = opts.bucket_rows
     while len(cum) and target < cum[-1]:
         e = int(np.searchsorted(cum, target, side="left")) + 1
         if e >= len(cum):
             break
         bucket_starts.append(e)
-        target = int(cum[e - 1]) + bucket_rows
+        target = int(cum[e - 1]) + opts.bucket_rows
     bucket_starts_a = np.asarray(bucket_starts, dtype=np.int64)
     gene_levels = 0
     for lv in range(n_levels):
-        if dirs[lv]["row_start"] + int(dirs[lv]["counts"].sum()) <= max(gene_directory_rows, 0):
+        if dirs[lv]["row_start"] + int(dirs[lv]["counts"].sum()) <= max(opts.gene_directory_rows, 0):
             gene_levels = lv + 1
     gene_spec = next((s for s in specs if s["name"] == feature_key and s["role"] == "column"), None)
     if gene_spec is not None and gene_spec["kind"] not in ("categorical", "string"):
@@ -801,12 +807,12 @@ def _build_rest(
             all_counts,
             specs,
             gene_levels,
-            rows_per_chunk,
+            opts.rows_per_chunk,
             progress,
             gene_spec["_categories"] if gene_spec is not None else None,
             key_bits,
             gene_spec["array"] if gene_spec is not None else None,
-            preview_rows,
+            opts.preview_rows,
         )
     except BaseException:
         try:
@@ -823,18 +829,18 @@ def _build_rest(
             "dim": dim,
             "axes": list(axes),
             "finest": finest,
-            "lo": [float(v) for v in lo],
+            "lo": [float(v) for v in geo["lo"]],
             "scale": geo["scale"],
-            "side": float(side),
+            "side": float(geo["side"]),
             "points_per_chunk": int(points_per_chunk),
             "seed": int(seed),
-            "rows_per_chunk": int(rows_per_chunk),
+            "rows_per_chunk": int(opts.rows_per_chunk),
             "feature_key": feature_key,
             "probabilities": [float(p) for p in probs],
-            "fingerprint": fingerprint or {},
+            "fingerprint": opts.fingerprint or {},
         }
     )
-    meta.update(extra or {})
+    meta.update(opts.extra or {})
     for spec in meta["columns"]:
         spec.pop("_categories", None)
     vgroup.attrs[ATTRS_KEY] = json.loads(json.dumps(meta, default=_json_default))
