@@ -10,6 +10,7 @@ from typing import Any
 import zarr
 from zarr.errors import ZarrUserWarning
 
+from spatialdata_plugins.core._defaults import element_type_of
 from spatialdata_plugins.core._errors import (
     ElementExistsError,
     ElementWriteError,
@@ -18,7 +19,7 @@ from spatialdata_plugins.core._errors import (
     StoreNotFoundError,
     UnsafeOverwriteError,
 )
-from spatialdata_plugins.core._io import open_location
+from spatialdata_plugins.core._io import open_location, write_element_through_hook
 from spatialdata_plugins.core._location import Location, copy_keys, delete_prefix
 from spatialdata_plugins.core._registry import get_registry
 
@@ -83,7 +84,10 @@ def add_element(
     PublishError
         The final copy of a replacement failed; the message names the complete copy.
     """
-    element_type = element_type or _element_type(element)
+    if element_type is None:
+        element_type = element_type_of(element)
+        if element_type is None:
+            raise InvalidArgumentError(f"cannot tell the element type of a {type(element).__name__}; pass element_type")
     if element_type not in ELEMENT_GROUPS:
         raise InvalidArgumentError(f"element_type must be one of {ELEMENT_GROUPS}, got {element_type!r}")
     location = open_location(target, "w", storage_options)
@@ -117,35 +121,6 @@ def add_element(
             zarr.consolidate_metadata(location.store, path=location.path or None, zarr_format=3)
 
 
-def _element_type(element: Any) -> str:
-    from spatialdata.models import (
-        Image2DModel,
-        Image3DModel,
-        Labels2DModel,
-        Labels3DModel,
-        PointsModel,
-        ShapesModel,
-        TableModel,
-        get_model,
-    )
-
-    kinds = {
-        Image2DModel: "images",
-        Image3DModel: "images",
-        Labels2DModel: "labels",
-        Labels3DModel: "labels",
-        PointsModel: "points",
-        ShapesModel: "shapes",
-        TableModel: "tables",
-    }
-    try:
-        return kinds[get_model(element)]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidArgumentError(
-            f"cannot tell the element type of a {type(element).__name__}; pass element_type"
-        ) from exc
-
-
 def _prefix(location: Location, *parts: str) -> str:
     base = location.path.strip("/")
     return "/".join(p for p in (base, *parts) if p)
@@ -161,17 +136,7 @@ def _existing_type(root: zarr.Group, name: str) -> str | None:
 def _write(location: Location, root: zarr.Group, element_type: str, name: str, element: Any) -> None:
     hook = get_registry().hook
     options: dict[str, Any] = {"parallel_backend": hook.sdp_parallel_write_backend(location=location)}
-    handled = hook.sdp_write_element(
-        sdata=None,
-        location=location,
-        root=root,
-        element_type=element_type,
-        name=name,
-        element=element,
-        options=options,
-    )
-    if not handled:
-        raise ElementWriteError(f"no installed plugin wrote {name!r} to {location.url}")
+    write_element_through_hook(None, location, root, element_type, name, element, options)
 
 
 def _remove_partial(

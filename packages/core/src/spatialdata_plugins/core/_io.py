@@ -367,6 +367,31 @@ def _quiet_zarr() -> Iterator[None]:
         yield
 
 
+def write_element_through_hook(
+    sdata: spatialdata.SpatialData | None,
+    location: Location,
+    root: zarr.Group,
+    element_type: str | None,
+    name: str,
+    element: Any,
+    options: dict[str, Any],
+) -> None:
+    """Write one element with the first plugin whose ``sdp_write_element`` takes it; raise if none does."""
+    handled = get_registry().hook.sdp_write_element(
+        sdata=sdata,
+        location=location,
+        root=root,
+        element_type=element_type,
+        name=name,
+        element=element,
+        options=options,
+    )
+    if not handled:
+        raise UnsupportedElementError(
+            f"no installed plugin can write {name!r} (a {type(element).__module__}.{type(element).__name__})"
+        )
+
+
 def _write_into(
     sdata: spatialdata.SpatialData, location: Location, options: dict[str, Any], progress: bool | None
 ) -> None:
@@ -381,19 +406,7 @@ def _write_into(
     for element_type, name, element in tqdm(
         writes, desc=f"writing {location.url}", unit="element", disable=None if progress is None else not progress
     ):
-        handled = hook.sdp_write_element(
-            sdata=sdata,
-            location=location,
-            root=root,
-            element_type=element_type,
-            name=name,
-            element=element,
-            options=options,
-        )
-        if not handled:
-            raise UnsupportedElementError(
-                f"no installed plugin can write {name!r} (a {type(element).__module__}.{type(element).__name__})"
-            )
+        write_element_through_hook(sdata, location, root, element_type, name, element, options)
     hook.sdp_after_write(sdata=sdata, location=location, root=root, options=options)
     # stores without consolidated metadata (icechunk keeps its own, versioned metadata) are simply not consolidated
     if options.get("consolidate_metadata", True) and getattr(location.store, "supports_consolidated_metadata", True):
