@@ -9,8 +9,14 @@ from typing import Any
 
 def run_demo(sdata: Any, workdir: str, echo: Callable[[str], None]) -> None:
     """Write ``sdata`` to a new repository, change it in a transaction, show a failed one, the log and a diff."""
+    import icechunk
+
     from spatialdata_plugins.icechunk import diff, log, open_repository, read, transaction, write
 
+    if "ICECHUNK_LOG" not in os.environ:
+        # the local-filesystem storage of the demo makes icechunk warn about concurrent commits and conditional
+        # writes on every open; harmless here (one writer), noise in a demo. ICECHUNK_LOG=warn shows them.
+        icechunk.set_logs_filter("error")
     path = os.path.join(workdir, "demo.icechunk")
     repo = open_repository(path, create=True)
     first = write(sdata, repo, message="demo data", progress=False)
