@@ -160,3 +160,15 @@ def test_element_and_link_with_the_same_name(files, tmp_path, synthetic_sdata):
     with pytest.warns(UserWarning, match="link is ignored"):
         back = read(tmp_path / "s.zarr")
     assert not back.is_attached("cells")
+
+
+def test_read_selection_applies_to_links(files, tmp_path):
+    """``read(selection=...)`` attaches only the links whose name or element type was selected."""
+    write(linked(files), tmp_path / "linked.zarr")
+    everything = read(tmp_path / "linked.zarr")
+    assert {"cells", "tx", "img"} <= set(everything.attached)
+    only_points = read(tmp_path / "linked.zarr", selection=["points"])
+    assert set(only_points.attached) == {"tx"} and only_points.is_lazy("tx")
+    by_name = read(tmp_path / "linked.zarr", selection=["img", "cells"])
+    assert set(by_name.attached) == {"img", "cells"}
+    assert not read(tmp_path / "linked.zarr", selection=["tables"]).attached

@@ -167,7 +167,9 @@ def read(
     sdata.location = location
     if location.kind == "local":
         sdata.path = Path(location.root)  # type: ignore[arg-type]
-    hook.sdp_after_read(sdata=sdata, location=location, root=root)
+    hook.sdp_after_read(
+        sdata=sdata, location=location, root=root, selection=frozenset(wanted) if wanted is not None else None
+    )
     return sdata
 
 

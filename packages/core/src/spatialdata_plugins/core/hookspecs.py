@@ -113,7 +113,7 @@ def sdp_write_element(
 
 
 @hookspec
-def sdp_after_read(sdata: SpatialData, location: Location, root: zarr.Group) -> None:
+def sdp_after_read(sdata: SpatialData, location: Location, root: zarr.Group, selection: frozenset[str] | None) -> None:
     """Complete a freshly read object, for example attach links or indexes a plugin stored beside the elements.
 
     Parameters
@@ -124,6 +124,9 @@ def sdp_after_read(sdata: SpatialData, location: Location, root: zarr.Group) -> 
         The store read from.
     root
         Its root zarr group.
+    selection
+        The element types and names ``read`` was asked for (``selection=``), or ``None`` for everything; what a
+        plugin adds should respect it. Implementations written before this argument existed may leave it out.
     """
 
 

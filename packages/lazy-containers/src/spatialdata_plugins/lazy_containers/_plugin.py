@@ -71,13 +71,15 @@ def sdp_after_write(sdata: Any, location: Any, root: Any, options: dict[str, Any
 
 
 @hookimpl
-def sdp_after_read(sdata: Any, location: Any, root: Any) -> None:
-    """Attach the containers of the links stored in the store (no IO on their targets)."""
+def sdp_after_read(sdata: Any, location: Any, root: Any, selection: Any) -> None:
+    """Attach the containers of the links stored in the store (no IO on their targets), those ``read`` selected."""
     import warnings
 
     from spatialdata_plugins.lazy_containers._links import containers_from_links, read_links
 
     for name, container in containers_from_links(read_links(root)).items():
+        if selection is not None and name not in selection and container.element_type not in selection:
+            continue
         if name in sdata:
             warnings.warn(
                 f"the store holds both an element and a lazy link named {name!r}; the link is ignored",
