@@ -102,3 +102,22 @@ def test_disable_variable(site, disable):
         assert "PluginLoadWarning" not in proc.stderr
     assert listing["core-defaults"]["loaded"]
     assert _run(site, "greet", env={"SPATIALDATA_PLUGINS_DISABLE": disable}).returncode != 0
+
+
+def test_loading_every_plugin_imports_no_heavy_library():
+    """Every ``spatialdata-plugins`` command loads all plugins' entry points: that must not import zarr, spatialdata,
+    dask or the plugins' own heavy dependencies (they load on first use)."""
+    code = textwrap.dedent(
+        """
+        import json, sys
+        from spatialdata_plugins.core import get_registry, list_plugins
+        get_registry()
+        heavy = ("zarr", "spatialdata", "dask", "icechunk", "multiview_stitcher", "geopandas", "anndata", "tifffile")
+        loaded = [m for m in heavy if m in sys.modules]
+        print(json.dumps({"plugins": [p.name for p in list_plugins()], "heavy": loaded}))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert {"transforms", "lazy-containers", "points-index"} <= set(result["plugins"])
+    assert result["heavy"] == []

@@ -12,7 +12,9 @@ True
 """
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
+from spatialdata_plugins.core import lazy_exports
 from spatialdata_plugins.lazy_containers._base import (
     LazyContainer,
     get_default_on_change,
@@ -40,7 +42,6 @@ from spatialdata_plugins.lazy_containers._errors import (
     LinkTargetNotFoundError,
     UnknownContainerTypeError,
 )
-from spatialdata_plugins.lazy_containers._links import LINKS_GROUP, read_links
 from spatialdata_plugins.lazy_containers._types import (
     ENTRY_POINT_GROUP,
     ContainerTypeInfo,
@@ -51,6 +52,13 @@ from spatialdata_plugins.lazy_containers._types import (
     register_container_type,
     unregister_container_type,
 )
+
+# the link store reads and writes zarr, whose import takes about half a second: it loads on first use, so that
+# loading the plugin (every ``spatialdata-plugins`` command) stays cheap
+__getattr__, __dir__ = lazy_exports(__name__, {"LINKS_GROUP": "_links", "read_links": "_links"}, globals())
+
+if TYPE_CHECKING:
+    from spatialdata_plugins.lazy_containers._links import LINKS_GROUP, read_links
 
 try:
     __version__ = version("spatialdata-plugins-lazy-containers")

@@ -6,7 +6,9 @@ a scene, and convert to and from ``spatialdata.transformations``.
 """
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
+from spatialdata_plugins.core import lazy_exports
 from spatialdata_plugins.transforms._errors import (
     CoordinateSystemNotFoundError,
     NotInvertibleError,
@@ -16,8 +18,6 @@ from spatialdata_plugins.transforms._errors import (
     UnknownTransformationTypeError,
     UnsupportedConversionError,
 )
-from spatialdata_plugins.transforms._graph import OME_VERSION, NodeKey, TransformGraph
-from spatialdata_plugins.transforms._io import read_scene, write_rfc5_image, write_scene, write_spatialdata_scene
 from spatialdata_plugins.transforms._model import (
     INTERPOLATION_ORDER,
     ROTATION_ATOL,
@@ -43,13 +43,35 @@ from spatialdata_plugins.transforms._model import (
     parse_transformation,
     simplify,
 )
-from spatialdata_plugins.transforms._spatialdata import (
-    element_to_multiscales,
-    from_spatialdata,
-    read_rfc5_raster,
-    read_scene_images,
-    to_spatialdata,
-)
+
+# the scene graph, the OME-Zarr IO and the spatialdata bridge import zarr and spatialdata, which takes about half a
+# second: they load on first use, so that loading the plugin (every ``spatialdata-plugins`` command) stays cheap
+_LAZY = {
+    "OME_VERSION": "_graph",
+    "NodeKey": "_graph",
+    "TransformGraph": "_graph",
+    "read_scene": "_io",
+    "write_rfc5_image": "_io",
+    "write_scene": "_io",
+    "write_spatialdata_scene": "_io",
+    "element_to_multiscales": "_spatialdata",
+    "from_spatialdata": "_spatialdata",
+    "read_rfc5_raster": "_spatialdata",
+    "read_scene_images": "_spatialdata",
+    "to_spatialdata": "_spatialdata",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
+
+if TYPE_CHECKING:
+    from spatialdata_plugins.transforms._graph import OME_VERSION, NodeKey, TransformGraph
+    from spatialdata_plugins.transforms._io import read_scene, write_rfc5_image, write_scene, write_spatialdata_scene
+    from spatialdata_plugins.transforms._spatialdata import (
+        element_to_multiscales,
+        from_spatialdata,
+        read_rfc5_raster,
+        read_scene_images,
+        to_spatialdata,
+    )
 
 try:
     __version__ = version("spatialdata-plugins-transforms")
