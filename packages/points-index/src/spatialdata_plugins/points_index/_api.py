@@ -29,6 +29,7 @@ from spatialdata_plugins.points_index._reader import (
     COALESCE_BYTES,
     MAX_REQUESTS,
     PointsIndex,
+    byte_range_requests,
     check_fingerprint,
     fetch_ranges,
     read_json,
@@ -55,13 +56,7 @@ def _blob_footer(store: Any, array: zarr.Array) -> tuple[int, bytes]:
     key = array.path
 
     def read(start: int, stop: int) -> bytes:
-        reqs = []
-        while start < stop:
-            k = start // chunk
-            end = min(stop, (k + 1) * chunk)
-            reqs.append((f"{key}/c/{k}", start - k * chunk, end - k * chunk))
-            start = end
-        return b"".join(fetch_ranges(store, reqs))
+        return b"".join(fetch_ranges(store, byte_range_requests(key, chunk, start, stop)))
 
     if size < 12:
         return size, read(0, size)

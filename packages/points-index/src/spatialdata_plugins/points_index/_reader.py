@@ -141,6 +141,17 @@ def fetch_ranges(store: Store, requests: list[tuple[str, int, int]], missing_ok:
     return sync(run()) if requests else []
 
 
+def byte_range_requests(array_key: str, chunk: int, start: int, stop: int) -> list[tuple[str, int, int]]:
+    """Requests for bytes ``[start, stop)`` of an uncompressed 1-D uint8 zarr array, split at its chunks."""
+    requests = []
+    while start < stop:
+        k = start // chunk
+        end = min(stop, (k + 1) * chunk)
+        requests.append((f"{array_key}/c/{k}", start - k * chunk, end - k * chunk))
+        start = end
+    return requests
+
+
 def read_json(store: Store, key: str) -> dict[str, Any] | None:
     """The JSON document at ``key`` (a ``zarr.json``), or ``None`` when it does not exist."""
     blob = fetch_ranges(store, [(key, 0, -1)], missing_ok=True)[0]
@@ -564,15 +575,7 @@ class PointsIndex:
     def _blob_requests(self, a: int, b: int) -> list[tuple[str, int, int]]:
         """Requests for bytes ``[a, b)`` of the directory blob (split at its zarr chunks)."""
         assert self._blob is not None
-        size = int(self._blob["blob_chunk"])
-        key = f"{self.path}/{self._blob['array']}/c"
-        requests = []
-        while a < b:
-            j = a // size
-            stop = min(b, (j + 1) * size)
-            requests.append((f"{key}/{j}", a - j * size, stop - j * size))
-            a = stop
-        return requests
+        return byte_range_requests(f"{self.path}/{self._blob['array']}", int(self._blob["blob_chunk"]), a, b)
 
     def _read_records(self, chunk_ids: list[int]) -> list[list[np.ndarray]]:
         """Directory records ``chunk_ids`` of the blob (format version 2): ``[deltas per record], [counts ...]``."""
