@@ -809,9 +809,8 @@ def _build_rest(
             gene_levels,
             opts.rows_per_chunk,
             progress,
-            gene_spec["_categories"] if gene_spec is not None else None,
+            gene_spec,
             key_bits,
-            gene_spec["array"] if gene_spec is not None else None,
             opts.preview_rows,
         )
     except BaseException:
@@ -995,13 +994,12 @@ def _write_version(
     gene_levels: int,
     rows_per_chunk: int,
     progress: bool | None,
-    gene_spec_categories: list[Any] | None = None,
+    gene_spec: dict[str, Any] | None = None,
     key_bits: tuple[int, int] | None = None,
-    feature_array: str | None = None,
     preview_rows: int = PREVIEW_ROWS,
 ) -> dict[str, Any]:
     chunk = max(min(rows_per_chunk, n), 1)
-    n_genes = len(gene_spec_categories) if gene_spec_categories is not None else 1
+    n_genes = len(gene_spec["_categories"]) if gene_spec is not None else 1
     cols = vgroup.create_group("columns")
     cats = vgroup.create_group("categories")
     writers = {}
@@ -1048,7 +1046,6 @@ def _write_version(
     fence_codes_all: list[np.ndarray] = [np.zeros(0, np.uint64)]
     fence_rows_all: list[np.ndarray] = [np.zeros(0, np.uint64)]
     gene_rows: list[np.ndarray] = []
-    n_genes = len(gene_spec_categories) if gene_spec_categories is not None else 1
     gene_offsets: list[np.ndarray] = []
     for lv in sorted(dirs):
         d = dirs[lv]
@@ -1086,7 +1083,7 @@ def _write_version(
         levels_meta.append(lmeta)
     deltas_a = np.concatenate(all_deltas) if all_deltas else np.zeros(0, np.uint64)
     counts_a = np.concatenate(all_counts_) if all_counts_ else np.zeros(0, np.int64)
-    preview = write_preview(dgroup, cols[feature_array], levels_meta, preview_rows) if feature_array else None
+    preview = write_preview(dgroup, cols[gene_spec["array"]], levels_meta, preview_rows) if gene_spec else None
     directory = write_directory_blob(
         dgroup,
         deltas_a,
