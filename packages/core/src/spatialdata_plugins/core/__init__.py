@@ -32,14 +32,38 @@ from spatialdata_plugins.core.hookspecs import hookimpl
 # so that ``spatialdata-plugins --help`` and ``plugins`` start fast and a plugin module can import the core cheaply.
 _LAZY = {
     "add_element": "_add",
+    "BLOB_ARRAY": "_blob",
+    "blob_parts": "_blob",
+    "is_blob_encoded": "_blob",
+    "open_blob": "_blob",
+    "build_cli": "_cli",
+    "cli_main": "_cli",
+    "parse_storage_options": "_cli",
+    "storage_option": "_cli",
+    "default_read_element": "_elements",
+    "default_write_element": "_elements",
+    "raster_multiscales": "_elements",
+    "write_points_part": "_elements",
     "info": "_info",
     "open_location": "_io",
     "read": "_io",
     "read_element": "_io",
     "write": "_io",
+    "FsspecLocation": "_location",
+    "LocalLocation": "_location",
     "Location": "_location",
+    "TemporaryLocation": "_location",
     "DaskComputeBackend": "_parallel",
     "ParallelWriteBackend": "_parallel",
+    "Update": "_pipeline",
+    "apply_update": "_pipeline",
+    "elements_and_attached": "_pipeline",
+    "stored_elements": "_pipeline",
+    "sync_labels_list": "_pipeline",
+    "update_of": "_pipeline",
+    "validate_elements": "_pipeline",
+    "write_element_through_hook": "_pipeline",
+    "write_root_attrs": "_pipeline",
     "SpatialData": "_spatialdata",
     "synthetic_sdata": "_synthetic",
 }
@@ -50,10 +74,29 @@ __getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 
 if TYPE_CHECKING:
     from spatialdata_plugins.core._add import add_element
+    from spatialdata_plugins.core._blob import BLOB_ARRAY, blob_parts, is_blob_encoded, open_blob
+    from spatialdata_plugins.core._cli import build_cli, cli_main, parse_storage_options, storage_option
+    from spatialdata_plugins.core._elements import (
+        default_read_element,
+        default_write_element,
+        raster_multiscales,
+        write_points_part,
+    )
     from spatialdata_plugins.core._info import info
     from spatialdata_plugins.core._io import open_location, read, read_element, write
-    from spatialdata_plugins.core._location import Location
+    from spatialdata_plugins.core._location import FsspecLocation, LocalLocation, Location, TemporaryLocation
     from spatialdata_plugins.core._parallel import DaskComputeBackend, ParallelWriteBackend
+    from spatialdata_plugins.core._pipeline import (
+        Update,
+        apply_update,
+        elements_and_attached,
+        stored_elements,
+        sync_labels_list,
+        update_of,
+        validate_elements,
+        write_element_through_hook,
+        write_root_attrs,
+    )
     from spatialdata_plugins.core._spatialdata import SpatialData
     from spatialdata_plugins.core._synthetic import synthetic_sdata
 
@@ -63,11 +106,14 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
     __version__ = "0+unknown"
 
 __all__ = [
+    "BLOB_ARRAY",
     "DaskComputeBackend",
     "ElementExistsError",
     "ElementNotFoundError",
     "ElementWriteError",
+    "FsspecLocation",
     "InvalidArgumentError",
+    "LocalLocation",
     "Location",
     "NotSpatialDataError",
     "ParallelWriteBackend",
@@ -79,20 +125,41 @@ __all__ = [
     "SpatialDataPluginError",
     "StoreExistsError",
     "StoreNotFoundError",
+    "TemporaryLocation",
     "UnsafeOverwriteError",
     "UnsupportedElementError",
     "UnsupportedTargetError",
+    "Update",
     "__version__",
     "add_element",
+    "apply_update",
+    "blob_parts",
+    "build_cli",
+    "cli_main",
+    "default_read_element",
+    "default_write_element",
+    "elements_and_attached",
     "get_plugin_manager",
     "get_registry",
     "hookimpl",
     "info",
+    "is_blob_encoded",
     "lazy_exports",
     "list_plugins",
+    "open_blob",
     "open_location",
+    "parse_storage_options",
+    "raster_multiscales",
     "read",
     "read_element",
+    "storage_option",
+    "stored_elements",
+    "sync_labels_list",
     "synthetic_sdata",
+    "update_of",
+    "validate_elements",
     "write",
+    "write_element_through_hook",
+    "write_points_part",
+    "write_root_attrs",
 ]
