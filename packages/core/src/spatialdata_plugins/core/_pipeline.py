@@ -19,6 +19,7 @@ import zarr
 from tqdm.auto import tqdm
 from zarr.errors import ZarrUserWarning
 
+from spatialdata_plugins.core._defaults import element_type_of
 from spatialdata_plugins.core._elements import ELEMENT_TYPES
 from spatialdata_plugins.core._errors import (
     ElementExistsError,
@@ -71,12 +72,28 @@ class Update:
 
 
 def elements_and_attached(sdata: spatialdata.SpatialData) -> list[tuple[str | None, str, Any]]:
-    """Everything a full write of ``sdata`` writes: its elements, then its attached objects not resolved yet."""
+    """Everything a write of ``sdata`` stores: its elements, then its attached objects.
+
+    An attached object is listed as ``(None, name, object)`` whether or not it was accessed (resolved into an
+    element) already: its plugin decides how it is stored (a lazy link stays a link), so its element is not listed.
+
+    Parameters
+    ----------
+    sdata
+        A :class:`spatialdata.SpatialData` (plain objects have no attached objects).
+
+    Returns
+    -------
+    list of tuple
+        ``(element_type or None, name, object)``.
+    """
     from spatialdata_plugins.core._spatialdata import SpatialData
 
-    items: list[tuple[str | None, str, Any]] = list(sdata._gen_elements(include_tables=True))
-    if isinstance(sdata, SpatialData):
-        items += [(None, name, sdata.attached[name]) for name in sdata.unresolved_names()]
+    attached = sdata.attached if isinstance(sdata, SpatialData) else {}
+    items: list[tuple[str | None, str, Any]] = [
+        (t, name, el) for t, name, el in sdata._gen_elements(include_tables=True) if name not in attached
+    ]
+    items += [(None, name, obj) for name, obj in attached.items()]
     return items
 
 
@@ -147,6 +164,16 @@ def write_element_through_hook(
         element=element,
         options=options,
     )
+    if not handled and element_type is None:
+        # an attached object no plugin stores as such, but which was accessed: store the element it resolved into
+        from spatialdata_plugins.core._spatialdata import SpatialData
+
+        if isinstance(sdata, SpatialData) and sdata.is_resolved(name):
+            resolved = next(el for _, n, el in sdata._gen_elements(include_tables=True) if n == name)
+            resolved_type = element_type_of(resolved)
+            if resolved_type is not None:
+                write_element_through_hook(sdata, location, root, resolved_type, name, resolved, options)
+                return
     if not handled:
         raise UnsupportedElementError(
             f"no installed plugin can write {name!r} (a {type(element).__module__}.{type(element).__name__})"
@@ -181,7 +208,7 @@ def _write_elements(
         except (ElementWriteError, UnsupportedElementError, PublishError):
             raise
         except Exception as exc:  # name the element that failed
-            what = element_type or "attached object"
+            what = f"{element_type} element" if element_type else "attached object"
             raise ElementWriteError(f"writing {what} {name!r} failed: {exc}") from exc
 
 

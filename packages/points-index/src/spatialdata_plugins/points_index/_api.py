@@ -94,16 +94,16 @@ def points_fingerprint(location: Any, element_group: zarr.Group, name: str, full
     import hashlib
 
     content = hashlib.sha256() if full else None
-    from spatialdata_plugins.core._blob import is_blob_encoded
+    from spatialdata_plugins.core import is_blob_encoded
 
     parts: list[tuple[str, int, bytes]] = []
     if is_blob_encoded(element_group):
         try:  # one parquet file (encoding version 1) or one per part (version 2, written in parallel)
-            from spatialdata_plugins.core._blob import blob_parts
+            from spatialdata_plugins.core import blob_parts
 
             names = [str(p["array"]) for p in blob_parts(element_group)]
         except ImportError:  # pragma: no cover - a core without multi-part points
-            from spatialdata_plugins.core._blob import BLOB_ARRAY
+            from spatialdata_plugins.core import BLOB_ARRAY
 
             names = [BLOB_ARRAY]
         for array_name in names:
