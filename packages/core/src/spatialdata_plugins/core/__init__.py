@@ -11,6 +11,7 @@ from spatialdata_plugins.core._errors import (
     NotSpatialDataError,
     PluginLoadWarning,
     PublishError,
+    ReadOnlyLocationError,
     SpatialDataPluginError,
     StoreExistsError,
     StoreNotFoundError,
@@ -40,6 +41,7 @@ _LAZY = {
     "cli_main": "_cli",
     "parse_storage_options": "_cli",
     "storage_option": "_cli",
+    "element_type_of": "_defaults",
     "default_read_element": "_elements",
     "default_write_element": "_elements",
     "raster_multiscales": "_elements",
@@ -76,6 +78,7 @@ if TYPE_CHECKING:
     from spatialdata_plugins.core._add import add_element
     from spatialdata_plugins.core._blob import BLOB_ARRAY, blob_parts, is_blob_encoded, open_blob
     from spatialdata_plugins.core._cli import build_cli, cli_main, parse_storage_options, storage_option
+    from spatialdata_plugins.core._defaults import element_type_of
     from spatialdata_plugins.core._elements import (
         default_read_element,
         default_write_element,
@@ -120,6 +123,7 @@ __all__ = [
     "PluginInfo",
     "PluginLoadWarning",
     "PublishError",
+    "ReadOnlyLocationError",
     "Registry",
     "SpatialData",
     "SpatialDataPluginError",
@@ -138,6 +142,7 @@ __all__ = [
     "cli_main",
     "default_read_element",
     "default_write_element",
+    "element_type_of",
     "elements_and_attached",
     "get_plugin_manager",
     "get_registry",

@@ -68,11 +68,13 @@ def open_location(target: Any, mode: str = "r", storage_options: dict[str, Any] 
 # ---------------------------------------------------------------------------------------------------- reading
 
 
-def _open_spatialdata_root(location: Location) -> zarr.Group:
+def _open_spatialdata_root(location: Location, consolidated: bool = True) -> zarr.Group:
     if not location.exists():
         raise StoreNotFoundError(f"no SpatialData store at {location.url}: nothing exists there")
     try:
-        root = location.open_root("r")
+        root = zarr.open_group(
+            store=location.store, path=location.path or None, mode="r", use_consolidated=None if consolidated else False
+        )
     except (GroupNotFoundError, FileNotFoundError, KeyError, ValueError) as exc:
         raise NotSpatialDataError(f"{location.url} is not a zarr group, so not a SpatialData store ({exc})") from exc
     attrs = root.attrs.asdict()
@@ -199,7 +201,7 @@ def read_element(
         If the store has no element ``name``.
     """
     location = open_location(target, "r", storage_options)
-    root = _open_spatialdata_root(location)
+    root = _open_spatialdata_root(location, consolidated=False)  # one element: its own metadata
     for element_type in ELEMENT_TYPES:
         if name in _element_names(root, element_type):
             return _read_one(location, root, element_type, name, {"columns": columns, "filters": filters})

@@ -22,6 +22,7 @@ from zarr.storage import FsspecStore, LocalStore
 from spatialdata_plugins.core._errors import PublishError, UnsupportedTargetError
 
 Kind = Literal["local", "fsspec", "store"]
+_ELEMENT_TYPES = ("images", "labels", "points", "shapes", "tables")
 
 
 @dataclass
@@ -105,10 +106,16 @@ class Location:
         """Whether anything is stored at this location (an empty directory or an empty zarr group is nothing)."""
         prefix = f"{self.key()}/" if self.key() else ""
         keys = list_keys(self.store, prefix)
-        if keys == [f"{prefix}zarr.json"]:
-            # a freshly created, empty group (for example ``root.require_group("sample")``) holds nothing
+        # a freshly created, empty group (``root.require_group("sample")``) or an empty SpatialData layout (a new
+        # icechunk repository: the root and the element-type groups, nothing in them) holds nothing
+        empty_layout = {f"{prefix}zarr.json"} | {f"{prefix}{t}/zarr.json" for t in _ELEMENT_TYPES}
+        if set(keys) <= empty_layout:
+            if not keys:
+                return False
             group = zarr.open_group(store=self.store, path=self.path or None, mode="r")
-            return bool(group.attrs.asdict())
+            attrs = group.attrs.asdict()
+            attrs.pop("spatialdata_attrs", None)
+            return bool(attrs)
         return bool(keys)
 
     def open_root(self, mode: Literal["r", "r+", "a", "w"] = "r") -> zarr.Group:

@@ -32,7 +32,7 @@ def sdp_describe_attached(name: str, obj: Any) -> str | None:
     return container.describe() if container is not None else None
 
 
-@hookimpl
+@hookimpl(tryfirst=True)  # a link is stored as a link whatever other plugin would write its data
 def sdp_write_element(
     sdata: Any, location: Any, root: Any, element_type: str | None, name: str, element: Any, options: dict[str, Any]
 ) -> bool | None:
