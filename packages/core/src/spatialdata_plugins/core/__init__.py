@@ -44,6 +44,7 @@ _LAZY = {
     "element_type_of": "_defaults",
     "default_read_element": "_elements",
     "default_write_element": "_elements",
+    "points_blob_schema": "_elements",
     "raster_multiscales": "_elements",
     "write_points_part": "_elements",
     "info": "_info",
@@ -82,6 +83,7 @@ if TYPE_CHECKING:
     from spatialdata_plugins.core._elements import (
         default_read_element,
         default_write_element,
+        points_blob_schema,
         raster_multiscales,
         write_points_part,
     )
@@ -154,6 +156,7 @@ __all__ = [
     "open_blob",
     "open_location",
     "parse_storage_options",
+    "points_blob_schema",
     "raster_multiscales",
     "read",
     "read_element",
