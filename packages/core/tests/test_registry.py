@@ -310,3 +310,17 @@ def test_no_trace_unless_asked(monkeypatch, trace_logging, answering):
     assert _trace(trace_logging) == []
     impl = registry.pm.hook.sdp_describe_attached.get_hookimpls()[-1]
     assert impl.function == answering.alpha.sdp_describe_attached  # the implementation is not wrapped
+
+
+def test_typed_hook_relay_lists_every_hook(sdp_registry):
+    """``registry.hook`` is typed by HookRelay; it must name every hook of hookspecs, with the same signature."""
+    import inspect
+
+    from spatialdata_plugins.core import hookspecs
+    from spatialdata_plugins.core._registry import HookRelay
+
+    specs = {name for name in dir(hookspecs) if name.startswith("sdp_")}
+    assert {name for name in vars(HookRelay) if name.startswith("sdp_")} == specs
+    for name in specs:
+        assert inspect.signature(getattr(HookRelay, name)) == inspect.signature(getattr(hookspecs, name))
+        assert getattr(sdp_registry.hook, name) is getattr(sdp_registry.pm.hook, name)

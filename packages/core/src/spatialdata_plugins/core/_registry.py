@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import Any, cast
 
 import pluggy
 
@@ -132,6 +132,27 @@ def _distribution(ep: EntryPoint) -> tuple[str | None, str | None]:
     return dist.metadata["Name"], dist.version
 
 
+class HookRelay:
+    """What ``registry.hook`` offers, as the type checker sees it: one caller per hook, with its specified signature.
+
+    At run time ``registry.hook`` is pluggy's relay; this class gives mypy the signatures of
+    :mod:`spatialdata_plugins.core.hookspecs`, so that a hook called with a wrong argument name or type is a type
+    error. Hooks are called with keyword arguments only. The return type shown is the specification's: the answer of
+    a ``firstresult`` hook, ``None`` for the others (whose list of results the core does not use).
+    """
+
+    sdp_open_store = staticmethod(hookspecs.sdp_open_store)
+    sdp_read_element = staticmethod(hookspecs.sdp_read_element)
+    sdp_write_element = staticmethod(hookspecs.sdp_write_element)
+    sdp_after_read = staticmethod(hookspecs.sdp_after_read)
+    sdp_after_write = staticmethod(hookspecs.sdp_after_write)
+    sdp_access_element = staticmethod(hookspecs.sdp_access_element)
+    sdp_describe_attached = staticmethod(hookspecs.sdp_describe_attached)
+    sdp_parallel_write_backend = staticmethod(hookspecs.sdp_parallel_write_backend)
+    sdp_register_commands = staticmethod(hookspecs.sdp_register_commands)
+    sdp_demo = staticmethod(hookspecs.sdp_demo)
+
+
 class Registry:
     """A plugin manager plus the load report of every plugin it saw.
 
@@ -190,9 +211,9 @@ class Registry:
             self._load_entry_points(eps)
 
     @property
-    def hook(self) -> Any:
-        """The pluggy hook relay (``registry.hook.sdp_...``)."""
-        return self.pm.hook
+    def hook(self) -> HookRelay:
+        """The pluggy hook relay (``registry.hook.sdp_...``), typed by the hook specifications (:class:`HookRelay`)."""
+        return cast(HookRelay, self.pm.hook)
 
     @property
     def order(self) -> list[str]:
