@@ -144,6 +144,21 @@ def test_duplicate_name_first_stays_loaded_second_refused(tmp_path, answering, f
     assert _describe(registry) == "alpha"
 
 
+def test_duplicates_of_a_disabled_name_are_both_disabled(monkeypatch, tmp_path, answering):
+    monkeypatch.setenv("SPATIALDATA_PLUGINS_DISABLE", "same")
+    eps = _entry_points(tmp_path, "dist-one", [("same", "plugins_for_tests.answering:alpha")])
+    eps += _entry_points(tmp_path, "dist-two", [("same", "plugins_for_tests.answering:beta")])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PluginLoadWarning)
+        registry = Registry(entry_points_override=eps)
+    reports = [i for i in registry.list_plugins() if i.name == "same"]
+    assert [(i.distribution, i.disabled, i.loaded) for i in reports] == [
+        ("dist-one", True, False),
+        ("dist-two", True, False),
+    ]
+    assert registry.order == [DEFAULTS_NAME]
+
+
 def test_duplicate_is_listed_by_the_cli(tmp_path, answering):
     from click.testing import CliRunner
 

@@ -186,7 +186,7 @@ class Registry:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
         self.infos: dict[str, PluginInfo] = {}
-        self.refused: list[PluginInfo] = []
+        self.refused: list[PluginInfo] = []  # the second and later plugins of a name: refused (or disabled)
         if order is None:
             order = preferred_order()
         elif isinstance(order, str):
@@ -294,14 +294,17 @@ class Registry:
             Its load report. An entry point whose name is already taken is refused without being imported.
         """
         dist_name, dist_version = _distribution(ep)
-        if ep.name in self.infos:
-            return self._refuse(PluginInfo(name=ep.name, distribution=dist_name, version=dist_version))
         blocked = disabled_names()
         if ep.name in blocked or "*" in blocked:
             info = PluginInfo(name=ep.name, distribution=dist_name, version=dist_version, disabled=True)
             info.error = f"disabled by {DISABLE_ENV}"
-            self.infos[ep.name] = info
+            if ep.name in self.infos:  # a second plugin of a disabled name is disabled too, without a warning
+                self.refused.append(info)
+            else:
+                self.infos[ep.name] = info
             return info
+        if ep.name in self.infos:
+            return self._refuse(PluginInfo(name=ep.name, distribution=dist_name, version=dist_version))
         try:
             plugin = ep.load()
         except Exception as exc:  # a broken plugin must never break the core
