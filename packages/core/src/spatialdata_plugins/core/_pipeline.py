@@ -12,7 +12,7 @@ import contextlib
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import spatialdata
 import zarr
@@ -101,8 +101,9 @@ def stored_elements(root: zarr.Group) -> dict[str, str]:
     """``{name: element_type}`` of the elements stored below a SpatialData root group."""
     out: dict[str, str] = {}
     for element_type in ELEMENT_TYPES:
-        if element_type in root:
-            for name, _ in root[element_type].groups():
+        group = root.get(element_type)
+        if isinstance(group, zarr.Group):
+            for name, _ in group.groups():
                 if not name.startswith("."):
                     out[name] = element_type
     return out
@@ -227,12 +228,12 @@ def sync_labels_list(root: zarr.Group) -> None:
     spatialdata appends a name when it writes labels and never removes one: after an incremental update a deleted
     labels element would stay listed and a replaced one be listed twice. The order of names still listed is kept.
     """
-    if "labels" not in root:
+    group = root.get("labels")
+    if not isinstance(group, zarr.Group):
         return
-    group = root["labels"]
     present = {name for name, _ in group.groups() if not name.startswith(".")}
-    ome = dict(group.attrs.get("ome") or {})
-    listed = list(ome.get("labels") or [])
+    ome: dict[str, Any] = dict(cast(dict[str, Any], group.attrs.get("ome") or {}))
+    listed = list(cast(list[str], ome.get("labels") or []))
     names = list(dict.fromkeys(n for n in listed if n in present)) + sorted(present - set(listed))
     if names != listed:
         ome["labels"] = names
