@@ -14,6 +14,7 @@ from spatialdata_plugins.transforms._errors import (
     NotInvertibleError,
     NoTransformationPathError,
     ParameterArrayError,
+    RotationPrecisionWarning,
     TransformationError,
     UnknownTransformationTypeError,
     UnsupportedConversionError,
@@ -21,6 +22,7 @@ from spatialdata_plugins.transforms._errors import (
 from spatialdata_plugins.transforms._model import (
     INTERPOLATION_ORDER,
     ROTATION_ATOL,
+    ROTATION_WARN_ATOL,
     Affine,
     Axis,
     Bijection,
@@ -41,6 +43,7 @@ from spatialdata_plugins.transforms._model import (
     VectorField,
     compose,
     parse_transformation,
+    rotation_deviation,
     simplify,
 )
 
@@ -82,6 +85,7 @@ __all__ = [
     "INTERPOLATION_ORDER",
     "OME_VERSION",
     "ROTATION_ATOL",
+    "ROTATION_WARN_ATOL",
     "Affine",
     "Axis",
     "Bijection",
@@ -100,6 +104,7 @@ __all__ = [
     "ParameterArrayError",
     "ProjectAxis",
     "Rotation",
+    "RotationPrecisionWarning",
     "Scale",
     "Sequence",
     "TransformGraph",
@@ -117,6 +122,7 @@ __all__ = [
     "read_rfc5_raster",
     "read_scene",
     "read_scene_images",
+    "rotation_deviation",
     "simplify",
     "to_spatialdata",
     "write_rfc5_image",
