@@ -1458,6 +1458,9 @@ def parse_transformation(
             raise TransformationError(f"{where}: not valid JSON ({err})") from err
     if not isinstance(value, Mapping):
         raise TransformationError(f"{where}: a transformation must be an object, got {value!r}")
+    # a JSON null is read as an absent optional field: ome-zarr-models writes every field it does not set as null
+    # (``"name": null``, ``"createdOutputs": null``...), which the 0.6rc0 schema does not allow but means "absent"
+    value = {k: v for k, v in value.items() if v is not None}
     kind = value.get("type")
     name = value.get("name")
     label = (

@@ -291,10 +291,13 @@ def read_rfc5_raster(group: zarr.Group, element_type: str, *, graph: Any = None,
     from xarray import DataArray
 
     from spatialdata_plugins.transforms._graph import TransformGraph
+    from spatialdata_plugins.transforms._v05 import is_v05_multiscales, upgrade_v05_multiscales
 
     attrs = group.attrs.asdict()
     ome = attrs.get("ome", attrs)
     ms = ome["multiscales"][0]
+    if is_v05_multiscales(ms):
+        ms = upgrade_v05_multiscales(ms, f"{group.path or '/'} multiscales[0]")
     graph = graph if graph is not None else TransformGraph.from_multiscales(group)
     first = ms["datasets"][0]
     out_name = first["coordinateTransformations"][0]["output"]
