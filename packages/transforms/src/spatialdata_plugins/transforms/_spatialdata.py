@@ -315,6 +315,8 @@ def read_rfc5_raster(group: zarr.Group, element_type: str, *, graph: Any = None,
         if "c" not in dims:  # spatialdata images always have a channel axis
             arrays = [a[None] for a in arrays]
             dims = ("c", *dims)
+        if channels is None:  # no omero metadata (ome-zarr-py writes none by default): 0, 1, ... as spatialdata does
+            channels = list(range(arrays[0].shape[dims.index("c")]))
     if len(arrays) > 1:
         tree = dask_arrays_to_datatree(arrays, dims=list(dims), channels=channels)
         _set_transformations(tree, transformations)
