@@ -85,3 +85,24 @@ def test_invalid_input_gives_the_suites_error_object(case):
     # the message names the coordinate system that is not there
     missing = conformance["source" if case == "unknown_source" else "target"]["name"]
     assert repr(missing) in answer["message"]
+
+
+def test_a_rounded_rotation_answers_with_coordinates_and_a_message():
+    """The warning about the suite's rounded matrix goes into the answer's optional ``message``; stderr stays empty."""
+    conformance = tomllib.loads((CASES / "rotation.ome.zarr" / "conformance.toml").read_text())
+    out = subprocess.run(
+        [*DINGUS, str(CASES / "rotation.ome.zarr"), "input", "output", "[[2, 2]]"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0 and out.stderr == ""
+    answer = transformation_conformance.Response.from_jso(json.loads(out.stdout))  # the runner's own parser
+    assert transformation_conformance.check_results(
+        answer.coordinates,
+        [conformance["target"]["coordinates"][3]],  # the suite's expected value for (2, 2)
+        conformance["absolute_tolerance"],
+        conformance["relative_tolerance"],
+    )
+    assert "RotationPrecisionWarning" in answer.message and "orthonormal only to 0.000438" in answer.message
