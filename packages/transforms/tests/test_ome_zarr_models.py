@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -32,8 +33,7 @@ from spatialdata_plugins.transforms import (
     write_scene,
 )
 
-from .conftest import EXAMPLES
-
+EXAMPLES = Path(__file__).parent / "data" / "examples"  # the spec's examples, vendored (data/SOURCE.md)
 TRANSFORM = TypeAdapter(ct.AnyTransform)
 # the models leave these unimplemented (``transform_point`` raises NotImplementedError)
 NO_REFERENCE_POINTS = {"projectAxis", "coordinates", "displacements"}
