@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -945,8 +946,6 @@ def _check_rotation(r: np.ndarray, where: str, atol: float, warn_atol: float) ->
             f"{where}: field 'rotation' must have determinant 1, got {det:.6g} (a reflection); use an 'affine'"
         )
     if deviation > warn_atol:
-        import warnings
-
         warnings.warn(
             f"{where}: field 'rotation' is orthonormal only to {deviation:.3g} (max |singular value - 1|, "
             f"more than {warn_atol:g}); it is used as written",
