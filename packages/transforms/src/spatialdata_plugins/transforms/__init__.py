@@ -14,6 +14,7 @@ from spatialdata_plugins.transforms._errors import (
     NotInvertibleError,
     NoTransformationPathError,
     ParameterArrayError,
+    RotationPrecisionWarning,
     TransformationError,
     UnknownTransformationTypeError,
     UnsupportedConversionError,
@@ -21,6 +22,7 @@ from spatialdata_plugins.transforms._errors import (
 from spatialdata_plugins.transforms._model import (
     INTERPOLATION_ORDER,
     ROTATION_ATOL,
+    ROTATION_WARN_ATOL,
     Affine,
     Axis,
     Bijection,
@@ -41,6 +43,7 @@ from spatialdata_plugins.transforms._model import (
     VectorField,
     compose,
     parse_transformation,
+    rotation_deviation,
     simplify,
 )
 
@@ -48,6 +51,7 @@ from spatialdata_plugins.transforms._model import (
 # second: they load on first use, so that loading the plugin (every ``spatialdata-plugins`` command) stays cheap
 _LAZY = {
     "OME_VERSION": "_graph",
+    "OME_VERSIONS": "_graph",
     "NodeKey": "_graph",
     "TransformGraph": "_graph",
     "read_scene": "_io",
@@ -63,7 +67,7 @@ _LAZY = {
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 
 if TYPE_CHECKING:
-    from spatialdata_plugins.transforms._graph import OME_VERSION, NodeKey, TransformGraph
+    from spatialdata_plugins.transforms._graph import OME_VERSION, OME_VERSIONS, NodeKey, TransformGraph
     from spatialdata_plugins.transforms._io import read_scene, write_rfc5_image, write_scene, write_spatialdata_scene
     from spatialdata_plugins.transforms._spatialdata import (
         element_to_multiscales,
@@ -81,7 +85,9 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 __all__ = [
     "INTERPOLATION_ORDER",
     "OME_VERSION",
+    "OME_VERSIONS",
     "ROTATION_ATOL",
+    "ROTATION_WARN_ATOL",
     "Affine",
     "Axis",
     "Bijection",
@@ -100,6 +106,7 @@ __all__ = [
     "ParameterArrayError",
     "ProjectAxis",
     "Rotation",
+    "RotationPrecisionWarning",
     "Scale",
     "Sequence",
     "TransformGraph",
@@ -117,6 +124,7 @@ __all__ = [
     "read_rfc5_raster",
     "read_scene",
     "read_scene_images",
+    "rotation_deviation",
     "simplify",
     "to_spatialdata",
     "write_rfc5_image",
