@@ -313,7 +313,8 @@ def apply_update(
             _write_elements(sdata, location, root, update.writes, opts, progress)
             _finish(sdata, location, root, update, opts, bool(opts.get("consolidate_metadata", True)))
             return opts
-        root = location.open_root("r+")
+        # a transactional store may be a new, empty repository: the root group is created with the first update
+        root = location.open_root("a" if location.transactional else "r+")
         had_consolidated = location.open_root("r").metadata.consolidated_metadata is not None
         stored = stored_elements(root)
         for element_type, name, _ in update.writes:
