@@ -286,7 +286,7 @@ def test_trace_logs_which_plugin_answered(monkeypatch, trace_logging, answering,
 
     registry.unregister("beta")
     trace_logging.clear()
-    registry.hook.sdp_after_write(sdata=None, location=None, root=None, options={})
+    registry.hook.sdp_after_write(sdata=None, location=None, root=None, options={}, update=None)
     registry.hook.sdp_describe_attached(name="x", obj=object())
     assert _trace(trace_logging) == [
         "sdp_after_write(): called no plugin",
