@@ -51,7 +51,8 @@ def view_cmd(
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         click.echo(f"layers: {', '.join(f'{n} ({k})' for n, k in session.layers.items()) or 'none'}")
-        click.echo(f"viewer: {session.url}", nl=True)
+        click.echo(f"data: {session.server.url}")
+        click.echo(f"viewer: {session.url}")
         click.echo("press Ctrl-C to stop")
         if open_browser:
             webbrowser.open(session.url)
