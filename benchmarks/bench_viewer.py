@@ -48,7 +48,9 @@ def make_store(n: int, clustered: bool, path: str) -> None:
     genes = pd.Categorical.from_codes(rng.integers(0, 1000, n), [f"gene_{g:04d}" for g in range(1000)])
     df = pd.DataFrame({"x": xy[:, 0].astype("float32"), "y": xy[:, 1].astype("float32"), "gene": genes})
     points = PointsModel.parse(
-        dd.from_pandas(df, npartitions=max(1, n // 2_000_000)), feature_key="gene", transformations={"global": Identity()}
+        dd.from_pandas(df, npartitions=max(1, n // 2_000_000)),
+        feature_key="gene",
+        transformations={"global": Identity()},
     )
     write(SpatialData(points={"transcripts": points}), path, points_index=True)
 
@@ -153,8 +155,10 @@ def main() -> None:
     finally:
         session.stop()
 
-    print(f"\nN = {args.n:,} {'clustered' if args.clustered else 'uniform'} points, 1,000 genes, canvas {CANVAS} px, "
-          f"medians of {args.repeat} fresh browsers")
+    print(
+        f"\nN = {args.n:,} {'clustered' if args.clustered else 'uniform'} points, 1,000 genes, canvas {CANVAS} px, "
+        f"medians of {args.repeat} fresh browsers"
+    )
     print("| view | levels fetched | chunks | bytes served | spread | vs one-level layout | vs parquet | time (s) |")
     print("|---|---|---|---|---|---|---|---|")
     for name, levels, chunks, b, spread, t, tspread in rows:
@@ -162,9 +166,13 @@ def main() -> None:
             f"| {name} | {levels} | {chunks:,} | {b / 1e6:.2f} MB | {spread / 1e3:.1f} kB | "
             f"{b / one_level:.4f}x | {b / parquet:.4f}x | {t:.1f} (± {tspread / 2:.1f}) |"
         )
-    print(f"| baseline: one-level precomputed layout (AnnotationWriter) | 0 | 1 | {one_level / 1e6:.2f} MB | | 1x | "
-          f"{one_level / parquet:.2f}x | |")
-    print(f"| baseline: the points element's parquet | | | {parquet / 1e6:.2f} MB | | {parquet / one_level:.2f}x | 1x | |")
+    print(
+        f"| baseline: one-level precomputed layout (AnnotationWriter) | 0 | 1 | {one_level / 1e6:.2f} MB | | 1x | "
+        f"{one_level / parquet:.2f}x | |"
+    )
+    print(
+        f"| baseline: the points element's parquet | | | {parquet / 1e6:.2f} MB | | {parquet / one_level:.2f}x | 1x | |"
+    )
 
 
 if __name__ == "__main__":

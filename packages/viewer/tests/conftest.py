@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 
 import pytest
@@ -26,13 +25,3 @@ def store(store_sdata, tmp_path_factory):
     path = tmp_path_factory.mktemp("viewer") / "data.zarr"
     write(store_sdata, str(path), points_index={"transcripts": {"points_per_chunk": 16}})
     return str(path)
-
-
-@pytest.fixture
-def chromium():
-    """The Chromium binary and its driver, or a skip saying they are missing."""
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver")
-    if browser is None or driver is None:
-        pytest.skip("browser tests need Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
-    return browser, driver

@@ -32,7 +32,9 @@ def session(store):
 def _browser(session):
     """A fresh headless Chromium on the viewer (a new client: it has fetched nothing yet)."""
     if shutil.which("chromium") is None or shutil.which("chromedriver") is None:
-        pytest.skip("browser tests need Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
+        pytest.skip(
+            "browser tests need Debian's chromium and chromium-driver: apt-get install chromium chromium-driver"
+        )
     os.environ.setdefault("SE_OFFLINE", "true")  # selenium must not look for a driver on the (closed) network
     from neuroglancer.webdriver import Webdriver
 

@@ -111,22 +111,12 @@ def test_a_chunk_reads_only_its_cell(store):
     src = PointsSource(index, "transcripts")
     counting.bytes_read = 0
     level = index.n_levels - 1
-    start, stop = next(
-        (src.cell_rows(level, i, j)) for i in range(1 << level) for j in range(1 << level) if src.cell_rows(level, i, j)[1]
-    )
+    cell = next((i, j) for i in range(1 << level) for j in range(1 << level) if src.cell_rows(level, i, j)[1])
+    start, stop = src.cell_rows(level, *cell)
     counting.bytes_read = 0
-    src.chunk(level, *_cell_of(src, level, start))
+    src.chunk(level, *cell)
     # x and y (float32) and the gene code of the cell's rows, plus nothing but a directory record (cached here)
     assert counting.bytes_read <= (stop - start) * 9
-
-
-def _cell_of(src, level, row):
-    for i in range(1 << level):
-        for j in range(1 << level):
-            a, b = src.cell_rows(level, i, j)
-            if a <= row < b:
-                return i, j
-    raise AssertionError(row)
 
 
 def test_shapes_and_raster(store_sdata):

@@ -124,9 +124,7 @@ def annotation_info(
     }
 
 
-def volume_info(
-    kind: str, data_type: str, num_channels: int, scales: list[dict[str, Any]]
-) -> dict[str, Any]:
+def volume_info(kind: str, data_type: str, num_channels: int, scales: list[dict[str, Any]]) -> dict[str, Any]:
     """The ``info`` document of a raw-encoded precomputed volume.
 
     Parameters
@@ -150,7 +148,5 @@ def volume_info(
         "type": kind,
         "data_type": data_type,
         "num_channels": int(num_channels),
-        "scales": [
-            {"voxel_offset": [0, 0, 0], "encoding": "raw", **scale} for scale in scales
-        ],
+        "scales": [{"voxel_offset": [0, 0, 0], "encoding": "raw", **scale} for scale in scales],
     }

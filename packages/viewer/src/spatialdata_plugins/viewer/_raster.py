@@ -56,9 +56,7 @@ class RasterSource:
         else:  # float64, int64, bool, ...: served as float32
             self.dtype = np.dtype("<f4")
             self.data_type = "float32"
-        self.channel_names = (
-            [str(c) for c in first.coords["c"].values] if "c" in dims and "c" in first.coords else []
-        )
+        self.channel_names = [str(c) for c in first.coords["c"].values] if "c" in dims and "c" in first.coords else []
 
     def _size(self, level: Any) -> list[int]:
         return [int(level.sizes["x"]), int(level.sizes["y"]), int(level.sizes.get("z", 1))]

@@ -28,7 +28,7 @@ class ServeLog:
     requests: list[ServedRequest] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, item: ServedRequest) -> None:  # noqa: D102
+    def add(self, item: ServedRequest) -> None:
         with self.lock:
             self.requests.append(item)
 
@@ -134,7 +134,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(length))
         self.end_headers()
 
-    def do_OPTIONS(self) -> None:  # noqa: N802 - CORS preflight
+    def do_OPTIONS(self) -> None:
         self.send_response(204)
         self.send_header("Access-Control-Allow-Origin", "*")
         self.send_header("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
@@ -142,7 +142,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         try:
             status, body, ctype = self.data_server.answer(self.path)
         except Exception as exc:  # a failing source must not kill the server; the browser sees the error
