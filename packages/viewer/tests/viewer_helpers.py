@@ -37,17 +37,22 @@ def make_sdata(seed: int = 0):
     labels[10:30, 80:110] = 7
     circles = gpd.GeoDataFrame({"geometry": [Point(100, 30), Point(30, 100)], "radius": [6.0, 9.0]})
     polygons = gpd.GeoDataFrame({"geometry": [Polygon([(5, 70), (50, 70), (50, 120), (5, 120)])]})
-    ident = {"global": Identity()}
     return SpatialData(
-        images={"image": Image2DModel.parse(image, dims=("c", "y", "x"), scale_factors=[2], transformations=ident)},
-        labels={"cells": Labels2DModel.parse(labels, dims=("y", "x"), transformations=ident)},
+        images={
+            "image": Image2DModel.parse(
+                image, dims=("c", "y", "x"), scale_factors=[2], transformations={"global": Identity()}
+            )
+        },
+        labels={"cells": Labels2DModel.parse(labels, dims=("y", "x"), transformations={"global": Identity()})},
         shapes={
-            "circles": ShapesModel.parse(circles, transformations=ident),
-            "regions": ShapesModel.parse(polygons, transformations=ident),
+            "circles": ShapesModel.parse(circles, transformations={"global": Identity()}),
+            "regions": ShapesModel.parse(polygons, transformations={"global": Identity()}),
         },
         points={
             "transcripts": PointsModel.parse(
-                dd.from_pandas(make_points(seed), npartitions=2), feature_key="gene", transformations=ident
+                dd.from_pandas(make_points(seed), npartitions=2),
+                feature_key="gene",
+                transformations={"global": Identity()},
             )
         },
     )
