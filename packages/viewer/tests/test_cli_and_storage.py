@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -31,13 +32,15 @@ def _get(url: str, cors: bool = True) -> bytes:
 def _all_points(base: str, max_level: int | None = None) -> list:
     info = json.loads(_get(f"{base}/info"))
     layout = Layout(info)
-    out = []
-    for lv, level in enumerate(info["spatial"][: None if max_level is None else max_level + 1]):
-        n = level["grid_shape"][0]
-        for i in range(n):
-            for j in range(n):
-                out += [(g, p["gene"]) for _, g, p in layout.decode_many(_get(f"{base}/spatial{lv}/{i}_{j}_0"))]
-    return sorted(out)
+    urls = [
+        f"{base}/spatial{lv}/{i}_{j}_0"
+        for lv, level in enumerate(info["spatial"][: None if max_level is None else max_level + 1])
+        for i in range(level["grid_shape"][0])
+        for j in range(level["grid_shape"][1])
+    ]
+    with ThreadPoolExecutor(8) as pool:  # concurrent requests, as a browser sends them
+        bodies = list(pool.map(_get, urls))
+    return sorted((g, p["gene"]) for body in bodies for _, g, p in layout.decode_many(body))
 
 
 def test_view_command_serves_and_stops_cleanly(store):

@@ -17,6 +17,7 @@ import click
 @click.option("--build-index", is_flag=True, help="Build the points index of points that have none.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the servers listen on.")
 @click.option("--port", default=0, type=int, help="Port of the viewer (default: any free port).")
+@click.option("--data-port", default=0, type=int, help="Port of the data server (default: any free port).")
 @click.option("--open/--no-open", "open_browser", default=False, show_default=True, help="Open a browser tab.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def view_cmd(
@@ -27,6 +28,7 @@ def view_cmd(
     build_index: bool,
     host: str,
     port: int,
+    data_port: int,
     open_browser: bool,
     progress: bool,
 ) -> None:
@@ -44,6 +46,7 @@ def view_cmd(
             progress=progress,
             host=host,
             port=port,
+            data_port=data_port,
         )
     except (SpatialDataPluginError, KeyError) as exc:
         raise click.ClickException(str(exc)) from exc
