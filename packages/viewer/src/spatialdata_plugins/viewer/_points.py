@@ -10,6 +10,7 @@ so ``by_id/<id>`` reads one row.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,9 @@ from spatialdata_plugins.viewer._precomputed import annotation_info, encode_anno
 
 #: the z coordinate given to 2D points: the middle of the one-voxel-thick slab the 2D images occupy
 PLANE_Z = 0.5
+
+#: decoded directory records kept in memory (each 1,024 entries, 24 kB)
+RECORD_CACHE = 4096
 
 
 def _morton2(i: int, j: int) -> int:
@@ -76,7 +80,7 @@ class PointsSource:
         self.dtype = record_dtype("POINT", 3, self.properties)
         self.extent = (1 << index.finest) / index.scale
         self._records: np.ndarray | None = None
-        self._decoded: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._decoded: OrderedDict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = OrderedDict()
         self._lock = threading.Lock()
         directory = index.meta.get("directory") or {}
         if directory.get("encoding") != "blob":
@@ -108,7 +112,7 @@ class PointsSource:
     # ------------------------------------------------------------------ directory
 
     def _record_table(self) -> np.ndarray:
-        if self._records is None:
+        if self._records is None:  # one small chunk; two threads reading it at once read the same bytes
             key = f"{self.index.path}/{self._directory['records']}/c/0"
             table = np.frombuffer(_read_range(self.index.store, key, 0, -1), dtype="<u8")
             self._records = table.reshape(-1, 3)
@@ -118,8 +122,11 @@ class PointsSource:
         """Directory record ``k`` (entry ``j`` of its level) decoded: cell codes, first rows, row counts."""
         import numcodecs
 
-        if k in self._decoded:
-            return self._decoded[k]
+        with self._lock:
+            if k in self._decoded:
+                self._decoded.move_to_end(k)
+                return self._decoded[k]
+        # read without the lock: concurrent chunk requests of other records must not wait for this one
         table = self._record_table()
         start, stop = int(table[k, 2]), int(table[k + 1, 2])
         chunk = int(self._directory["blob_chunk"])
@@ -135,8 +142,11 @@ class PointsSource:
         codes = np.uint64(table[k, 0]) + np.cumsum(rec[:half][:n], dtype=np.uint64)
         counts = rec[half:][:n].astype(np.int64)
         starts = int(table[k, 1]) + np.cumsum(counts) - counts
-        self._decoded[k] = (codes, starts, counts)
-        return self._decoded[k]
+        with self._lock:
+            self._decoded[k] = (codes, starts, counts)
+            while len(self._decoded) > RECORD_CACHE:
+                self._decoded.popitem(last=False)
+        return codes, starts, counts
 
     def cell_rows(self, level: int, i: int, j: int) -> tuple[int, int]:
         """Row range ``[start, stop)`` of cell ``(i, j)`` of ``level`` (empty when the cell holds no point)."""
@@ -153,8 +163,7 @@ class PointsSource:
         r = int(np.searchsorted(fences, code, side="right")) - 1
         if r < 0:
             return 0, 0
-        with self._lock:
-            codes, starts, counts = self._record(first + r, lv, r)
+        codes, starts, counts = self._record(first + r, lv, r)
         pos = int(np.searchsorted(codes, code))
         if pos >= len(codes) or codes[pos] != code:
             return 0, 0

@@ -95,10 +95,22 @@ class RasterSource:
         return np.ascontiguousarray(data).tobytes()
 
     def value_range(self) -> tuple[float, float]:
-        """Display range of channel 0: the 0.5 and 99.5 percentiles of the coarsest level."""
+        """Display range of channel 0: the 0.5 and 99.5 percentiles of the coarsest level.
+
+        Only its central 1024 x 1024 pixels at most are read, so that a large image without a pyramid is not read
+        whole.
+        """
         level = self.levels[-1]
         if "c" in level.dims:
             level = level.isel(c=0)
+        if "z" in level.dims:
+            level = level.isel(z=level.sizes["z"] // 2)
+        window = {}
+        for axis in ("y", "x"):
+            n = int(level.sizes[axis])
+            a = max(0, n // 2 - 512)
+            window[axis] = slice(a, min(n, a + 1024))
+        level = level.isel(window)
         values = np.asarray(level.values, dtype=np.float64)
         finite = values[np.isfinite(values)]
         if finite.size == 0:

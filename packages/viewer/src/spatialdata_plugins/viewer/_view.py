@@ -311,7 +311,11 @@ def view(
         index = _open_points(sdata, name, build_index, progress)
         if index is None:
             continue
-        sources["points"][name] = PointsSource(index, name)
+        try:
+            sources["points"][name] = PointsSource(index, name)
+        except NotImplementedError as exc:
+            warnings.warn(f"points {name!r} are not shown: {exc}", ViewerWarning, stacklevel=2)
+            continue
         if genes is not None:
             gene_shader(sources["points"][name].genes, genes)  # unknown genes raise before anything starts
         placed.append(("points", name, m))
