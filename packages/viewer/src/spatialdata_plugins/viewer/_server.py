@@ -8,6 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import unquote
 
 
 @dataclass
@@ -96,7 +97,7 @@ class DataServer:
 
     def answer(self, path: str) -> tuple[int, bytes, str]:
         """Status, body and content type of a GET of ``path``."""
-        parts = [p for p in path.split("?")[0].split("/") if p]
+        parts = [unquote(p) for p in path.split("?")[0].split("/") if p]
         if len(parts) < 3 or parts[0] not in self.sources or parts[1] not in self.sources[parts[0]]:
             return 404, b"not found", "text/plain"
         kind, name, rest = parts[0], parts[1], parts[2:]
@@ -147,7 +148,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, body, ctype = self.data_server.answer(self.path)
         except Exception as exc:  # a failing source must not kill the server; the browser sees the error
             status, body, ctype = 500, f"{type(exc).__name__}: {exc}".encode(), "text/plain"
-        parts = [p for p in self.path.split("?")[0].split("/") if p]
+        parts = [unquote(p) for p in self.path.split("?")[0].split("/") if p]
         if status == 200 and len(parts) >= 3:
             self.data_server.log.add(ServedRequest(self.path, parts[0], parts[1], "/".join(parts[2:]), len(body)))
         self._headers(status, len(body), ctype)

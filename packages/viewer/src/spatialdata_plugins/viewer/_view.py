@@ -7,6 +7,7 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 
@@ -333,7 +334,7 @@ def view(
             s.dimensions = neuroglancer.CoordinateSpace(names=["x", "y", "z"], units="m", scales=[UNIT_SCALE] * 3)
             for kind, name, m in placed:
                 source = sources[kind][name]
-                url = f"precomputed://{server.url}/{kind}/{name}"
+                url = f"precomputed://{server.url}/{kind}/{quote(name, safe='')}"
                 if kind in ("images", "labels"):
                     channels = source.n_channels if source.n_channels > 1 else 0
                     ds = neuroglancer.LayerDataSource(url=url, transform=_transform(neuroglancer, m, channels))
