@@ -137,6 +137,10 @@ def test_annotation_chunks_requested_per_view(session):
     for r in served["narrow"]:
         _, lo, hi = _chunk_box(info, r.part)
         assert lo[0] < 40 and hi[0] > 24 and lo[1] < 40 and hi[1] > 24, r.part
-    # zoomed out: whole coarse levels only, far fewer bytes than all the points
-    total = 3200 * 16
-    assert sum(r.nbytes for r in served["wide"]) < total
+    # zoomed out: whole coarse levels only (at most their bytes), well under all the points' bytes
+    index = session.server.sources["points"]["transcripts"].index
+    rows = index.level_rows()
+    assert levels["wide"] == list(range(max(levels["wide"]) + 1))
+    wide_bytes = sum(r.nbytes for r in served["wide"])
+    assert wide_bytes <= sum(24 * rows[lv] + 8 * 4**lv for lv in levels["wide"])
+    assert wide_bytes < 24 * index.n_rows / 2
