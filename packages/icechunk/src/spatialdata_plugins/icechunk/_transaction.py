@@ -552,6 +552,10 @@ def transaction(
     elements and attrs it had on entry (in-place edits of an element object are not undone: the repository never
     sees them).
 
+    Everything is written through the core's write pipeline (:func:`spatialdata_plugins.core.apply_update`), so
+    every plugin's write hooks run as in a full write: lazy links stay links, a points index requested inside the
+    block (``build_points_index(sdata, name)`` on the read-only snapshot) is built and committed with the rest.
+
     Parameters
     ----------
     sdata
@@ -605,10 +609,6 @@ def transaction(
         A concurrent commit changed the same elements (on exit; nothing committed).
     ElementWriteError
         An element is invalid or could not be written (on exit; nothing committed).
-
-    Everything is written through the core's write pipeline (:func:`spatialdata_plugins.core.apply_update`), so
-    every plugin's write hooks run as in a full write: lazy links stay links, a points index requested inside the
-    block (``build_points_index(sdata, name)`` on the read-only snapshot) is built and committed with the rest.
 
     Examples
     --------
