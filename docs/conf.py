@@ -92,7 +92,8 @@ def _hook_names() -> list[str]:
 def _public_names() -> list[str]:
     """The core's public names: those its ``__init__.pyi`` stub imports (what lazy_loader exports)."""
     tree = ast.parse((CORE / "__init__.pyi").read_text())
-    return [alias.asname or alias.name for node in tree.body if isinstance(node, ast.ImportFrom) for alias in node.names]
+    imports = [node for node in tree.body if isinstance(node, ast.ImportFrom)]
+    return [alias.asname or alias.name for node in imports for alias in node.names]
 
 
 def _check_docs_cover_code(app: object) -> None:
