@@ -6,8 +6,11 @@ from typing import TYPE_CHECKING
 from spatialdata_plugins.core._errors import (
     ElementExistsError,
     ElementNotFoundError,
+    ElementReadError,
     ElementWriteError,
     InvalidArgumentError,
+    InvalidArgumentTypeError,
+    NotAStoreError,
     NotSpatialDataError,
     PluginLoadWarning,
     PublishError,
@@ -49,6 +52,7 @@ _LAZY = {
     "write_points_part": "_elements",
     "info": "_info",
     "open_location": "_io",
+    "StaleMetadataError": "_errors",
     "read": "_io",
     "read_element": "_io",
     "write": "_io",
@@ -87,6 +91,7 @@ if TYPE_CHECKING:
         raster_multiscales,
         write_points_part,
     )
+    from spatialdata_plugins.core._errors import StaleMetadataError
     from spatialdata_plugins.core._info import info
     from spatialdata_plugins.core._io import open_location, read, read_element, write
     from spatialdata_plugins.core._location import FsspecLocation, LocalLocation, Location, TemporaryLocation
@@ -115,11 +120,14 @@ __all__ = [
     "DaskComputeBackend",
     "ElementExistsError",
     "ElementNotFoundError",
+    "ElementReadError",
     "ElementWriteError",
     "FsspecLocation",
     "InvalidArgumentError",
+    "InvalidArgumentTypeError",
     "LocalLocation",
     "Location",
+    "NotAStoreError",
     "NotSpatialDataError",
     "ParallelWriteBackend",
     "PluginInfo",
@@ -129,6 +137,7 @@ __all__ = [
     "Registry",
     "SpatialData",
     "SpatialDataPluginError",
+    "StaleMetadataError",
     "StoreExistsError",
     "StoreNotFoundError",
     "TemporaryLocation",

@@ -12,7 +12,7 @@ import contextlib
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import spatialdata
 import zarr
@@ -213,11 +213,14 @@ def _write_elements(
             raise ElementWriteError(f"writing {what} {name!r} failed: {exc}") from exc
 
 
-def write_root_attrs(root: zarr.Group, attrs: dict[str, Any]) -> None:
-    """Store ``SpatialData.attrs`` with spatialdata's container-format attributes in the root group."""
+def write_root_attrs(root: zarr.Group, attrs: dict[str, Any], fmt: Any = None) -> None:
+    """Store ``SpatialData.attrs`` with spatialdata's container-format attributes in the root group.
+
+    ``fmt`` is spatialdata's container format (default: the current one).
+    """
     from spatialdata._io.format import CurrentSpatialDataContainerFormat
 
-    fmt = CurrentSpatialDataContainerFormat()
+    fmt = fmt or CurrentSpatialDataContainerFormat()
     base = {"spatialdata_attrs": {"version": fmt.spatialdata_format_version} | fmt.attrs_to_dict()}
     root.attrs.put(base | dict(attrs))
 
@@ -250,7 +253,7 @@ def _finish(
 ) -> None:
     get_registry().hook.sdp_after_write(sdata=sdata, location=location, root=root, options=options, update=update)
     if consolidate and location.supports_consolidated_metadata:
-        zarr.consolidate_metadata(location.store, path=location.path or None, zarr_format=3)
+        zarr.consolidate_metadata(location.store, path=location.path or None, zarr_format=root.metadata.zarr_format)
 
 
 def _prepare_options(location: Location, options: dict[str, Any] | None) -> dict[str, Any]:
@@ -308,8 +311,10 @@ def apply_update(
     opts = _prepare_options(location, options)
     with quiet_zarr():
         if update.full:
-            root = zarr.open_group(store=location.store, path=location.path or None, mode="w", zarr_format=3)
-            write_root_attrs(root, update.attrs if update.attrs is not None else dict(sdata.attrs))
+            container = (opts.get("sdata_formats") or {}).get("SpatialData")
+            zarr_format: Literal[2, 3] = container.zarr_format if container is not None else 3
+            root = zarr.open_group(store=location.store, path=location.path or None, mode="w", zarr_format=zarr_format)
+            write_root_attrs(root, update.attrs if update.attrs is not None else dict(sdata.attrs), container)
             _write_elements(sdata, location, root, update.writes, opts, progress)
             _finish(sdata, location, root, update, opts, bool(opts.get("consolidate_metadata", True)))
             return opts
