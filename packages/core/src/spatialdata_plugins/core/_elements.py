@@ -333,6 +333,9 @@ def read_raster(
     from spatialdata.models.pyramids_utils import dask_arrays_to_datatree
     from spatialdata.transformations._utils import _set_transformations, compute_coordinates
 
+    if not group.attrs.asdict():
+        # no attributes at all (a zarr v2 element without .zattrs): the metadata is missing, as spatialdata says
+        raise OSError(f"Image location {group.path}: the element's OME-NGFF metadata (its attributes) is missing")
     ome, multiscales = raster_multiscales(group)
     axes = [axis["name"] if isinstance(axis, dict) else axis for axis in multiscales["axes"]]
     if store is None:

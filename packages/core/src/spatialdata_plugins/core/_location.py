@@ -353,7 +353,14 @@ class FsspecLocation(Location):
         assert self.fs is not None
         try:
             self.fs.rm(self.root, recursive=True)
-            self.fs.mv(staged.root, self.root, recursive=True)
+            # listings cached before the write (exists(), the staging area's own) would name keys that are gone
+            self.fs.invalidate_cache()
+            # object by object: a recursive move also tries to copy the "directories", which are no objects
+            staged_root = str(staged.root).rstrip("/")
+            sources = self.fs.find(staged_root)
+            targets = [str(self.root).rstrip("/") + src[len(staged_root) :] for src in sources]
+            if sources:
+                self.fs.copy(sources, targets)
         except Exception as exc:
             raise PublishError(
                 f"the new store was written completely to {staged.url}, but moving it to {self.url} failed "
