@@ -234,6 +234,27 @@ def test_unknown_keywords_raise_type_error(store):
     assert store.keys() == []
 
 
+def test_plugin_write_options_are_accepted(tmp_path, sdp_register):
+    from spatialdata_plugins.core import hookimpl
+
+    seen = {}
+
+    class Plugin:
+        @hookimpl
+        def sdp_write_options(self):
+            return ["my_option"]
+
+        @hookimpl
+        def sdp_after_write(self, sdata, location, root, options, update):
+            seen["my_option"] = options.get("my_option")
+
+    assert sdp_register(Plugin(), name="with-option").loaded
+    write(_sdata(), tmp_path / "a.zarr", my_option=3)
+    assert seen == {"my_option": 3}
+    with pytest.raises(TypeError, match="my_optoin"):
+        write(_sdata(), tmp_path / "b.zarr", my_optoin=3)
+
+
 def test_unsafe_overwrite_is_a_value_error(tmp_path):
     write(_sdata(), tmp_path / "a.zarr")
     lazy = read(tmp_path / "a.zarr")

@@ -222,6 +222,11 @@ def sdp_write_options() -> list[str]:
     names here raises ``TypeError``, as an unknown keyword argument does in Python (so a typo such as
     ``overwirte=True`` is not silently ignored).
 
+    Parameters
+    ----------
+    none
+        The hook takes no arguments.
+
     Returns
     -------
     list of str
