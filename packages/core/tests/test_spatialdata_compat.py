@@ -361,3 +361,29 @@ def test_element_read_error_for_a_missing_element_directory(tmp_path):
         read(path)
     assert isinstance(info.value, OSError)
     assert Path(path / "images").exists()
+
+
+def test_add_element_into_a_zarr_v2_store_keeps_its_format(tmp_path):
+    from spatialdata._io.format import SpatialDataContainerFormatV01
+
+    from spatialdata_plugins.core import add_element
+
+    path = tmp_path / "v01.zarr"
+    write(_sdata(), path, sdata_formats=SpatialDataContainerFormatV01())
+    add_element(path, "added", _image(4.0))
+    assert (path / "images" / "added" / ".zattrs").exists()  # zarr v2, as the rest of the store
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "SpatialData is not stored in the most current format")
+        assert float(spatialdata.read_zarr(path)["added"].data.max().compute()) == 4.0
+        assert float(read(path)["added"].data.max().compute()) == 4.0
+
+
+@pytest.mark.parametrize("bad", ["", "a/b", "has whitespace"])
+def test_add_element_checks_the_name(store, bad):
+    from spatialdata_plugins.core import add_element
+
+    store.write(_sdata())
+    before = store.keys()
+    with pytest.raises(InvalidArgumentError, match="Name (must|cannot)"):
+        add_element(store.target, bad, _image(), storage_options=store.storage_options)
+    assert store.keys() == before

@@ -68,9 +68,7 @@ class _Links(HTMLParser):
 def _index_files(index: str, project: str) -> dict[str, tuple[str, str | None]]:
     """``{filename: (url, sha256)}`` of a project on a PEP 503/691 simple index."""
     url = f"{index.rstrip('/')}/{project}/"
-    request = urllib.request.Request(
-        url, headers={"Accept": "application/vnd.pypi.simple.v1+json, text/html;q=0.1"}
-    )
+    request = urllib.request.Request(url, headers={"Accept": "application/vnd.pypi.simple.v1+json, text/html;q=0.1"})
     with urllib.request.urlopen(request, timeout=60) as response:
         body = response.read()
         ctype = response.headers.get("Content-Type", "")

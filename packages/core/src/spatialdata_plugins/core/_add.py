@@ -81,6 +81,12 @@ def add_element(
     """
     from spatialdata_plugins.core._spatialdata import SpatialData
 
+    from spatialdata._core.validation import check_valid_name
+
+    try:
+        check_valid_name(name)
+    except (ValueError, TypeError) as exc:
+        raise InvalidArgumentError(f"cannot add {name!r}, nothing was written: {exc}") from exc
     if element_type is None:
         element_type = element_type_of(element)
     elif element_type not in ELEMENT_GROUPS:

@@ -256,6 +256,22 @@ def _finish(
         zarr.consolidate_metadata(location.store, path=location.path or None, zarr_format=root.metadata.zarr_format)
 
 
+def stored_formats(root: zarr.Group) -> dict[str, Any]:
+    """spatialdata's formats for writing into a stored SpatialData: those of its container version.
+
+    An element added to a store written with ``SpatialDataContainerFormatV01`` (zarr v2) is written in the element
+    formats of that container, as spatialdata's own ``write_element`` does.
+    """
+    from spatialdata._io.format import SpatialDataContainerFormats, _parse_formats
+
+    attrs = root.attrs.get("spatialdata_attrs")
+    version = attrs.get("version") if isinstance(attrs, dict) else None
+    container = SpatialDataContainerFormats.get(str(version)) if version is not None else None
+    if container is None:
+        container = SpatialDataContainerFormats["0.1" if root.metadata.zarr_format == 2 else "0.2"]
+    return dict(_parse_formats(container))
+
+
 def _prepare_options(location: Location, options: dict[str, Any] | None) -> dict[str, Any]:
     opts = dict(options or {})
     if opts.get("parallel_backend") is None:
@@ -319,6 +335,8 @@ def apply_update(
             _finish(sdata, location, root, update, opts, bool(opts.get("consolidate_metadata", True)))
             return opts
         root = location.open_root("r+")
+        if not opts.get("sdata_formats"):
+            opts["sdata_formats"] = stored_formats(root)
         had_consolidated = location.open_root("r").metadata.consolidated_metadata is not None
         stored = stored_elements(root)
         for element_type, name, _ in update.writes:
