@@ -79,9 +79,9 @@ def add_element(
     PublishError
         The final copy of a replacement failed; the message names the complete copy.
     """
-    from spatialdata_plugins.core._spatialdata import SpatialData
-
     from spatialdata._core.validation import check_valid_name
+
+    from spatialdata_plugins.core._spatialdata import SpatialData
 
     try:
         check_valid_name(name)

@@ -257,7 +257,7 @@ def _finish(
 
 
 def stored_formats(root: zarr.Group) -> dict[str, Any]:
-    """spatialdata's formats for writing into a stored SpatialData: those of its container version.
+    """The formats of spatialdata for writing into a stored SpatialData: those of its container version.
 
     An element added to a store written with ``SpatialDataContainerFormatV01`` (zarr v2) is written in the element
     formats of that container, as spatialdata's own ``write_element`` does.
