@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -127,7 +128,8 @@ def extracted_tests(sdist: Path, cache: Path) -> Path:
     try:
         (tmp / top).replace(root)
     except OSError:  # extracted meanwhile by another run
-        pass
+        shutil.rmtree(tmp / top, ignore_errors=True)
+    tmp.rmdir()
     return root
 
 
