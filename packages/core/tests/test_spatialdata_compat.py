@@ -387,3 +387,9 @@ def test_add_element_checks_the_name(store, bad):
     with pytest.raises(InvalidArgumentError, match="Name (must|cannot)"):
         add_element(store.target, bad, _image(), storage_options=store.storage_options)
     assert store.keys() == before
+
+
+def test_an_empty_spatialdata_reads_back_empty(store):
+    store.write(SpatialData())
+    sdata = store.read()
+    assert list(sdata.gen_elements()) == []

@@ -85,7 +85,9 @@ def _bad_files_mode(on_bad_files: Any) -> str:
 
 
 def _open_spatialdata_root(location: Location, consolidated: bool = True) -> zarr.Group:
-    if not location.exists():
+    # an empty SpatialData (its root group and metadata, no element) counts as nothing for writing over it, but
+    # reads as an empty SpatialData
+    if not location.exists() and not _is_empty_spatialdata(location):
         raise StoreNotFoundError(f"no SpatialData store at {location.url}: nothing exists there")
     try:
         root = zarr.open_group(
@@ -106,6 +108,14 @@ def _open_spatialdata_root(location: Location, consolidated: bool = True) -> zar
             f"{'/'.join(ELEMENT_TYPES)} groups"
         )
     return root
+
+
+def _is_empty_spatialdata(location: Location) -> bool:
+    try:
+        root = zarr.open_group(store=location.store, path=location.path or None, mode="r", use_consolidated=False)
+    except Exception:
+        return False
+    return "spatialdata_attrs" in root.attrs
 
 
 def _is_group_without_consolidated(location: Location) -> bool:
