@@ -48,10 +48,19 @@ from ._errors import (
     ElementNotFoundError as ElementNotFoundError,
 )
 from ._errors import (
+    ElementReadError as ElementReadError,
+)
+from ._errors import (
     ElementWriteError as ElementWriteError,
 )
 from ._errors import (
     InvalidArgumentError as InvalidArgumentError,
+)
+from ._errors import (
+    InvalidArgumentTypeError as InvalidArgumentTypeError,
+)
+from ._errors import (
+    NotAStoreError as NotAStoreError,
 )
 from ._errors import (
     NotSpatialDataError as NotSpatialDataError,
@@ -67,6 +76,9 @@ from ._errors import (
 )
 from ._errors import (
     SpatialDataPluginError as SpatialDataPluginError,
+)
+from ._errors import (
+    StaleMetadataError as StaleMetadataError,
 )
 from ._errors import (
     StoreExistsError as StoreExistsError,

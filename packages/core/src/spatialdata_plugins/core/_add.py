@@ -79,8 +79,14 @@ def add_element(
     PublishError
         The final copy of a replacement failed; the message names the complete copy.
     """
+    from spatialdata._core.validation import check_valid_name
+
     from spatialdata_plugins.core._spatialdata import SpatialData
 
+    try:
+        check_valid_name(name)
+    except (ValueError, TypeError) as exc:
+        raise InvalidArgumentError(f"cannot add {name!r}, nothing was written: {exc}") from exc
     if element_type is None:
         element_type = element_type_of(element)
     elif element_type not in ELEMENT_GROUPS:

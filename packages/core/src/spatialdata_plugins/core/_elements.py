@@ -59,13 +59,14 @@ def write_element(
 
     if element_type != "tables":
         validate_element(element)
+    formats = options.get("sdata_formats") or {}
     type_group = root.require_group(element_type)
     if element_type == "images":
         write_image(
             element,
             type_group.require_group(name),
             name,
-            element_format=CurrentRasterFormat(),
+            element_format=formats.get("raster") or CurrentRasterFormat(),
             raster_compressor=options.get("raster_compressor"),
         )
     elif element_type == "labels":
@@ -73,7 +74,7 @@ def write_element(
             element,
             root,
             name,
-            element_format=CurrentRasterFormat(),
+            element_format=formats.get("raster") or CurrentRasterFormat(),
             raster_compressor=options.get("raster_compressor"),
         )
     elif element_type == "points":
@@ -81,7 +82,7 @@ def write_element(
     elif element_type == "shapes":
         write_shapes(location, type_group.require_group(name), name, element, options)
     elif element_type == "tables":
-        write_table(element, type_group, name, element_format=CurrentTablesFormat())
+        write_table(element, type_group, name, element_format=formats.get("tables") or CurrentTablesFormat())
     else:
         raise ValueError(f"unknown element type {element_type!r} for element {name!r}")
 
@@ -150,7 +151,8 @@ def write_points(
         _write_points_blob(group, plain, options)
     from spatialdata._io.format import CurrentPointsFormat
 
-    _write_dataframe_metadata(group, points, CurrentPointsFormat(), "ngff:points")
+    fmt = (options.get("sdata_formats") or {}).get("points") or CurrentPointsFormat()
+    _write_dataframe_metadata(group, points, fmt, "ngff:points")
 
 
 def _write_points_blob(group: zarr.Group, points: dd.DataFrame, options: dict[str, Any]) -> None:
@@ -245,9 +247,15 @@ def write_shapes(
     options
         ``shapes_geometry_encoding`` (``"WKB"`` or ``"geoarrow"``), ``chunk_bytes``.
     """
-    from spatialdata._io.format import CurrentShapesFormat
+    from spatialdata._io.format import CurrentShapesFormat, ShapesFormatV01
     from spatialdata.config import settings
 
+    fmt = (options.get("sdata_formats") or {}).get("shapes") or CurrentShapesFormat()
+    if isinstance(fmt, ShapesFormatV01):  # the legacy layout: arrays in the group, on any store
+        from spatialdata._io.io_shapes import write_shapes as spatialdata_write_shapes
+
+        spatialdata_write_shapes(shapes, group, element_format=fmt)
+        return
     encoding = options.get("shapes_geometry_encoding") or settings.shapes_geometry_encoding
     plain = _without_transform(shapes)
     if location.file_like:
@@ -258,7 +266,7 @@ def write_shapes(
         with tempfile.TemporaryFile(prefix="sdp-shapes-") as spool:
             plain.to_parquet(spool, geometry_encoding=encoding)
             size = _blob.write_blob_from_spooled(group, spool, chunk_bytes)
-    _write_dataframe_metadata(group, shapes, CurrentShapesFormat(), "ngff:shapes")
+    _write_dataframe_metadata(group, shapes, fmt, "ngff:shapes")
     if not location.file_like:
         group.attrs[_blob.ENCODING_KEY] = _blob.encoding_attrs("shapes", size, chunk_bytes)
 
@@ -288,7 +296,11 @@ def read_element(location: Location, group: zarr.Group, element_type: str, name:
         The element.
     """
     if element_type in ("images", "labels"):
-        return read_raster(group, element_type)
+        # the arrays are opened from a store rooted at the element: dask then names the element's own directory
+        # as backing file (spatialdata's is_self_contained, delete_element_from_disk rely on that)
+        return read_raster(
+            group, element_type, location.element_store(element_type, name), location.element_path(element_type, name)
+        )
     if element_type == "points":
         return read_points(location, group, name, columns=options.get("columns"), filters=options.get("filters"))
     if element_type == "shapes":
@@ -307,15 +319,38 @@ def raster_multiscales(group: zarr.Group) -> tuple[dict[str, Any], dict[str, Any
     return ome, ome["multiscales"][0]
 
 
-def read_raster(group: zarr.Group, element_type: str) -> DataArray | DataTree:
-    """Read an image or labels element lazily (dask arrays) from its group on any zarr store."""
+def read_raster(
+    group: zarr.Group, element_type: str, store: Any = None, path: str | None = None
+) -> DataArray | DataTree:
+    """Read an image or labels element lazily (dask arrays) from its group on any zarr store.
+
+    Every array is opened from its own metadata (never from consolidated metadata, which may be stale), so a
+    missing or corrupt array raises (``zarr.errors.ArrayNotFoundError``...) instead of reading as fill values.
+    ``store`` and ``path`` (the element's directory in it) are where the arrays are opened from; default: the
+    group's own store and path.
+    """
     from spatialdata._io._utils import _get_transformations_from_ngff_dict
     from spatialdata.models.pyramids_utils import dask_arrays_to_datatree
     from spatialdata.transformations._utils import _set_transformations, compute_coordinates
 
+    if not group.attrs.asdict():
+        # no attributes at all (a zarr v2 element without .zattrs): the metadata is missing, as spatialdata says
+        raise OSError(f"Image location {group.path}: the element's OME-NGFF metadata (its attributes) is missing")
     ome, multiscales = raster_multiscales(group)
     axes = [axis["name"] if isinstance(axis, dict) else axis for axis in multiscales["axes"]]
-    arrays = [da.from_zarr(group[d["path"]]) for d in multiscales["datasets"]]
+    if store is None:
+        store, path = group.store, group.path
+    arrays = [
+        da.from_zarr(
+            zarr.open_array(
+                store=store,
+                path="/".join(p for p in (path, d["path"]) if p),
+                mode="r",
+                zarr_format=group.metadata.zarr_format,
+            )
+        )
+        for d in multiscales["datasets"]
+    ]
     transformations = _get_transformations_from_ngff_dict(multiscales["coordinateTransformations"])
     channels = None
     if element_type == "images":
@@ -475,11 +510,7 @@ def read_shapes(
 
     version = _parse_version(group, expect_attrs_key=True)
     if isinstance(ShapesFormats[version], ShapesFormatV01):
-        if location.local_path is None:
-            raise NotImplementedError(f"shapes {name!r} use the legacy v0.1 layout, readable only from a local path")
-        from spatialdata._io.io_shapes import _read_shapes
-
-        return _read_shapes(location.file_path("shapes", name))
+        return _read_shapes_v01(group, ShapesFormats[version])
     kwargs: dict[str, Any] = {"columns": columns}
     if filters is not None:
         kwargs["filters"] = filters
@@ -491,6 +522,25 @@ def read_shapes(
     else:
         with location.fs.open(location.file_path("shapes", name, "shapes.parquet"), "rb") as f:  # type: ignore[union-attr]
             shapes = gpd.read_parquet(f, **kwargs)
+    _set_element_metadata(shapes, group, {})
+    return shapes
+
+
+def _read_shapes_v01(group: zarr.Group, fmt: Any) -> gpd.GeoDataFrame:
+    """Shapes in the legacy v0.1 layout (ragged coordinate arrays in the group), as spatialdata reads them."""
+    from natsort import natsorted
+    from shapely import from_ragged_array
+
+    coords = np.array(group["coords"])
+    index = np.array(group["Index"])
+    typ = fmt.attrs_from_dict(group.attrs.asdict())
+    if typ.name == "POINT":
+        shapes = gpd.GeoDataFrame(
+            {"geometry": from_ragged_array(typ, coords), "radius": np.array(group["radius"])}, index=index
+        )
+    else:
+        offsets = tuple(np.array(group[k]).flatten() for k in natsorted(k for k in group if k.startswith("offset")))
+        shapes = gpd.GeoDataFrame({"geometry": from_ragged_array(typ, coords, offsets)}, index=index)
     _set_element_metadata(shapes, group, {})
     return shapes
 

@@ -128,6 +128,18 @@ class Location:
             use_consolidated=False if mode != "r" else None,
         )
 
+    def element_store(self, *parts: str) -> Store:
+        """A read-only zarr store rooted at an element (``element_store("images", "x")``), for its arrays.
+
+        Dask arrays read through it name the element's own directory as their backing file on local stores
+        (``<store>/images/x``), as spatialdata's reader does; here, a key-value store, it is the store itself.
+        """
+        return self.store
+
+    def element_path(self, *parts: str) -> str:
+        """The path of ``parts`` inside :meth:`element_store` (``""`` when the store is rooted there)."""
+        return self.key(*parts)
+
     def identity(self) -> tuple[Any, ...]:
         """A key that is equal for two locations naming the same data."""
         return ("store", id(self.store), self.path.strip("/"))
@@ -246,6 +258,14 @@ class LocalLocation(Location):
         root = self.root or ""
         return os.path.exists(root) and not (os.path.isdir(root) and not os.listdir(root))
 
+    def element_store(self, *parts: str) -> Store:
+        """A read-only ``LocalStore`` rooted at the element's directory (its backing file for spatialdata)."""
+        return LocalStore(self.file_path(*parts), read_only=True)
+
+    def element_path(self, *parts: str) -> str:
+        """``""``: :meth:`element_store` is rooted at the element."""
+        return ""
+
     def identity(self) -> tuple[Any, ...]:
         """The real path."""
         return ("local", os.path.realpath(self.root or ""))
@@ -299,6 +319,17 @@ class FsspecLocation(Location):
         assert self.fs is not None and self.root is not None
         return bool(self.fs.exists(self.root)) and bool(self.fs.find(self.root, maxdepth=2))
 
+    def element_store(self, *parts: str) -> Store:
+        """A read-only ``FsspecStore`` rooted at the element's prefix."""
+        if isinstance(self.store, FsspecStore):
+            path = posixpath.join(self.store.path, self.key(*parts)) if self.key(*parts) else self.store.path
+            return FsspecStore(self.store.fs, path=path, read_only=True)
+        return self.store
+
+    def element_path(self, *parts: str) -> str:
+        """``""`` when :meth:`element_store` is rooted at the element."""
+        return "" if isinstance(self.store, FsspecStore) else self.key(*parts)
+
     def identity(self) -> tuple[Any, ...]:
         """Protocol and path."""
         return ("fsspec", self.protocol, str(self.root).rstrip("/"))
@@ -322,7 +353,14 @@ class FsspecLocation(Location):
         assert self.fs is not None
         try:
             self.fs.rm(self.root, recursive=True)
-            self.fs.mv(staged.root, self.root, recursive=True)
+            # listings cached before the write (exists(), the staging area's own) would name keys that are gone
+            self.fs.invalidate_cache()
+            # object by object: a recursive move also tries to copy the "directories", which are no objects
+            staged_root = str(staged.root).rstrip("/")
+            sources = self.fs.find(staged_root)
+            targets = [str(self.root).rstrip("/") + src[len(staged_root) :] for src in sources]
+            if sources:
+                self.fs.copy(sources, targets)
         except Exception as exc:
             raise PublishError(
                 f"the new store was written completely to {staged.url}, but moving it to {self.url} failed "

@@ -12,7 +12,7 @@ import contextlib
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import spatialdata
 import zarr
@@ -213,11 +213,14 @@ def _write_elements(
             raise ElementWriteError(f"writing {what} {name!r} failed: {exc}") from exc
 
 
-def write_root_attrs(root: zarr.Group, attrs: dict[str, Any]) -> None:
-    """Store ``SpatialData.attrs`` with spatialdata's container-format attributes in the root group."""
+def write_root_attrs(root: zarr.Group, attrs: dict[str, Any], fmt: Any = None) -> None:
+    """Store ``SpatialData.attrs`` with spatialdata's container-format attributes in the root group.
+
+    ``fmt`` is spatialdata's container format (default: the current one).
+    """
     from spatialdata._io.format import CurrentSpatialDataContainerFormat
 
-    fmt = CurrentSpatialDataContainerFormat()
+    fmt = fmt or CurrentSpatialDataContainerFormat()
     base = {"spatialdata_attrs": {"version": fmt.spatialdata_format_version} | fmt.attrs_to_dict()}
     root.attrs.put(base | dict(attrs))
 
@@ -250,7 +253,23 @@ def _finish(
 ) -> None:
     get_registry().hook.sdp_after_write(sdata=sdata, location=location, root=root, options=options, update=update)
     if consolidate and location.supports_consolidated_metadata:
-        zarr.consolidate_metadata(location.store, path=location.path or None, zarr_format=3)
+        zarr.consolidate_metadata(location.store, path=location.path or None, zarr_format=root.metadata.zarr_format)
+
+
+def stored_formats(root: zarr.Group) -> dict[str, Any]:
+    """The formats of spatialdata for writing into a stored SpatialData: those of its container version.
+
+    An element added to a store written with ``SpatialDataContainerFormatV01`` (zarr v2) is written in the element
+    formats of that container, as spatialdata's own ``write_element`` does.
+    """
+    from spatialdata._io.format import SpatialDataContainerFormats, _parse_formats
+
+    attrs = root.attrs.get("spatialdata_attrs")
+    version = attrs.get("version") if isinstance(attrs, dict) else None
+    container = SpatialDataContainerFormats.get(str(version)) if version is not None else None
+    if container is None:
+        container = SpatialDataContainerFormats["0.1" if root.metadata.zarr_format == 2 else "0.2"]
+    return dict(_parse_formats(container))
 
 
 def _prepare_options(location: Location, options: dict[str, Any] | None) -> dict[str, Any]:
@@ -308,13 +327,17 @@ def apply_update(
     opts = _prepare_options(location, options)
     with quiet_zarr():
         if update.full:
-            root = zarr.open_group(store=location.store, path=location.path or None, mode="w", zarr_format=3)
-            write_root_attrs(root, update.attrs if update.attrs is not None else dict(sdata.attrs))
+            container = (opts.get("sdata_formats") or {}).get("SpatialData")
+            zarr_format: Literal[2, 3] = container.zarr_format if container is not None else 3
+            root = zarr.open_group(store=location.store, path=location.path or None, mode="w", zarr_format=zarr_format)
+            write_root_attrs(root, update.attrs if update.attrs is not None else dict(sdata.attrs), container)
             _write_elements(sdata, location, root, update.writes, opts, progress)
             _finish(sdata, location, root, update, opts, bool(opts.get("consolidate_metadata", True)))
             return opts
         # a transactional store may be a new, empty repository: the root group is created with the first update
         root = location.open_root("a" if location.transactional else "r+")
+        if not opts.get("sdata_formats"):
+            opts["sdata_formats"] = stored_formats(root)
         had_consolidated = location.open_root("r").metadata.consolidated_metadata is not None
         stored = stored_elements(root)
         for element_type, name, _ in update.writes:

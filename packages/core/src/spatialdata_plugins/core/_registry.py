@@ -149,6 +149,7 @@ class HookRelay:
     sdp_access_element = staticmethod(hookspecs.sdp_access_element)
     sdp_describe_attached = staticmethod(hookspecs.sdp_describe_attached)
     sdp_parallel_write_backend = staticmethod(hookspecs.sdp_parallel_write_backend)
+    sdp_write_options = staticmethod(hookspecs.sdp_write_options)
     sdp_register_commands = staticmethod(hookspecs.sdp_register_commands)
     sdp_demo = staticmethod(hookspecs.sdp_demo)
 

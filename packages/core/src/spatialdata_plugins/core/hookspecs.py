@@ -215,6 +215,27 @@ def sdp_parallel_write_backend(location: Location) -> ParallelWriteBackend | Non
 
 
 @hookspec
+def sdp_write_options() -> list[str]:
+    """Name the keyword arguments of :func:`~spatialdata_plugins.core.write` this plugin's write hooks take.
+
+    ``write`` passes keywords it does not take itself to the write hooks in ``options``; a keyword that no plugin
+    names here raises ``TypeError``, as an unknown keyword argument does in Python (so a typo such as
+    ``overwirte=True`` is not silently ignored).
+
+    Parameters
+    ----------
+    none
+        The hook takes no arguments.
+
+    Returns
+    -------
+    list of str
+        Keyword names, for example ``["materialize"]``.
+    """
+    return []
+
+
+@hookspec
 def sdp_register_commands(cli: click.Group) -> None:
     """Add subcommands to the ``spatialdata-plugins`` command line.
 

@@ -71,6 +71,12 @@ def sdp_after_write(sdata: Any, location: Any, root: Any, options: dict[str, Any
 
 
 @hookimpl
+def sdp_write_options() -> list[str]:
+    """``write(..., materialize=True)`` stores the data of the links instead."""
+    return ["materialize"]
+
+
+@hookimpl
 def sdp_after_read(sdata: Any, location: Any, root: Any, selection: Any) -> None:
     """Attach the containers of the links stored in the store (no IO on their targets), those ``read`` selected."""
     import warnings

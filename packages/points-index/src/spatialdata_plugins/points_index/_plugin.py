@@ -9,6 +9,12 @@ from spatialdata_plugins.core import hookimpl
 MARKER = "points_index"
 
 
+@hookimpl
+def sdp_write_options() -> list[str]:
+    """``write(..., points_index=...)`` builds indexes of the points written."""
+    return [MARKER]
+
+
 def _requested(sdata: Any, options: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Points elements to index at this write, with their build options."""
     wanted: dict[str, dict[str, Any]] = {}
