@@ -1,0 +1,300 @@
+"""Evaluating a link into positions: which element instances go with which table rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from spatialdata_plugins.relations import _elements as el
+from spatialdata_plugins.relations._cache import Evaluated, cache_of, spec_token
+from spatialdata_plugins.relations._errors import (
+    KeyColumnError,
+    RelationArgumentError,
+    RelationNotFoundError,
+    StaleRelationError,
+)
+from spatialdata_plugins.relations._graph import instance_column, link_id, links
+
+# pandas.merge's ``validate`` spellings -> (element keys unique, table keys unique)
+VALIDATE = {
+    "one_to_one": (True, True),
+    "1:1": (True, True),
+    "one_to_many": (True, False),
+    "1:m": (True, False),
+    "many_to_one": (False, True),
+    "m:1": (False, True),
+    "many_to_many": (False, False),
+    "m:m": (False, False),
+}
+
+
+@dataclass
+class Positions:
+    """A link evaluated: pair ``i`` relates element instance ``element[i]`` with table row ``table[i]``."""
+
+    element: np.ndarray
+    table: np.ndarray
+    n_element: int
+    n_table: int
+
+    def cardinality(self) -> str:
+        """``"1:1"``, ``"N:1"`` (several instances share a row), ``"1:N"`` (an instance has several rows) or ``"N:M"``.
+
+        Read element : table; ``"empty"`` when nothing is related.
+        """
+        if len(self.element) == 0:
+            return "empty"
+        rows_per_instance = np.bincount(self.element, minlength=self.n_element).max()
+        instances_per_row = np.bincount(self.table, minlength=self.n_table).max()
+        left = "N" if instances_per_row > 1 else "1"
+        right = "N" if rows_per_instance > 1 else "1"
+        return "N:M" if left == right == "N" else f"{left}:{right}"
+
+
+def match_positions(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of equal values, as ``pandas.merge(how="inner")`` pairs them (nulls match nulls, like pandas)."""
+    right_index = pd.Index(right)
+    if right_index.is_unique:
+        found = right_index.get_indexer(left)
+        hit = found >= 0
+        return np.flatnonzero(hit).astype(np.int64), found[hit].astype(np.int64)
+    merged = pd.merge(
+        pd.DataFrame({"key": left, "lpos": np.arange(len(left))}),
+        pd.DataFrame({"key": right, "rpos": np.arange(len(right))}),
+        on="key",
+        how="inner",
+        sort=False,
+    )
+    return merged["lpos"].to_numpy(np.int64), merged["rpos"].to_numpy(np.int64)
+
+
+def duplicates(values: np.ndarray) -> list[Any]:
+    """Up to five values occurring more than once."""
+    series = pd.Series(values)
+    return series[series.duplicated()].drop_duplicates().head(5).tolist()
+
+
+def legacy_keys(table: Any) -> tuple[list[str], str, str] | None:
+    """``(regions, region_key, instance_key)`` of a table's spatialdata annotation, or ``None``."""
+    attrs = table.uns.get("spatialdata_attrs") or {}
+    region, region_key, instance_key = attrs.get("region"), attrs.get("region_key"), attrs.get("instance_key")
+    if region is None or region_key is None or instance_key is None:
+        return None
+    regions = [region] if isinstance(region, str) else [str(r) for r in region]
+    return regions, str(region_key), str(instance_key)
+
+
+def legacy_spec(sdata: Any, element: str, table: str) -> dict[str, Any] | None:
+    """The legacy edge ``table`` -> ``element`` as a link spec, if the table's annotation names the element."""
+    keys = legacy_keys(sdata.tables[table])
+    if keys is None or element not in keys[0]:
+        return None
+    return {"element": element, "table": table, "method": "legacy", "region_key": keys[1], "instance_key": keys[2]}
+
+
+def find_spec(sdata: Any, element: str, table: str) -> dict[str, Any]:
+    """The link used between ``element`` and ``table``: a recorded link first, else the legacy annotation."""
+    spec = links(sdata).get(link_id(element, table))
+    if spec is not None:
+        return spec
+    spec = legacy_spec(sdata, element, table)
+    if spec is not None:
+        return spec
+    related = sorted(s["element"] for s in links(sdata).values() if s.get("table") == table)
+    keys = legacy_keys(sdata.tables[table])
+    related += sorted(keys[0]) if keys else []
+    raise RelationNotFoundError(
+        f"element {element!r} and table {table!r} are not related (table {table!r} is related to: "
+        f"{related or 'nothing'}); link them with annotate_by_table"
+    )
+
+
+def element_key_values(
+    sdata: Any, spec: dict[str, Any], element_type: str, element: Any, argument: str = "element_on"
+) -> np.ndarray:
+    """The element side of a key link: a column, the index (by name) or the instance ids."""
+    column = spec.get("element_on")
+    if column is None:
+        return el.instance_ids(element_type, element, instance_column(sdata, spec["element"]))
+    if element_type != "labels" and column not in element.columns and column == element.index.name:
+        index = element.index
+        return (index.compute() if element_type == "points" else index).to_numpy()
+    return el.key_values(element_type, element, column, argument, spec["element"])
+
+
+def table_key_values(table: Any, column: str, argument: str, table_name: str) -> np.ndarray:
+    """The table side of a key link: an ``obs`` column."""
+    if column not in table.obs.columns:
+        raise KeyColumnError(
+            f"{argument}={column!r}: no column {column!r} in table {table_name!r} "
+            f"(obs columns: {list(table.obs.columns)})"
+        )
+    return table.obs[column].to_numpy()
+
+
+def check_unique(values: np.ndarray, needed: bool, argument: str, column: Any, where: str, validate: str) -> None:
+    """Raise when ``values`` must be unique (``validate``) and are not."""
+    if needed and not pd.Index(values).is_unique:
+        raise KeyColumnError(
+            f"{argument}={column!r}: duplicate keys in {where} (for example {duplicates(values)}), but "
+            f"validate={validate!r} needs them unique"
+        )
+
+
+def evaluate_key(
+    sdata: Any, spec: dict[str, Any], check: bool = False, arguments: dict[str, str] | None = None
+) -> Positions:
+    """Pairs of a key link (``pandas.merge(how="inner")`` on the key columns).
+
+    With ``check``, keys that ``validate`` needs unique are checked; ``arguments`` names the user's arguments in
+    error messages (``on`` or ``table_on``...).
+    """
+    arguments = arguments or {"element_on": "element_on", "table_on": "table_on"}
+    element_type, element = el.get_element(sdata, spec["element"], "element", ("shapes", "points", "labels"))
+    table = el.get_table(sdata, spec["table"], "table")
+    left = element_key_values(sdata, spec, element_type, element, arguments["element_on"])
+    right = table_key_values(table, spec["table_on"], arguments["table_on"], spec["table"])
+    if check:
+        validate = spec.get("validate") or "many_to_many"
+        unique_left, unique_right = VALIDATE[validate]
+        where = f"element {spec['element']!r}"
+        check_unique(left, unique_left, arguments["element_on"], spec.get("element_on"), where, validate)
+        check_unique(right, unique_right, arguments["table_on"], spec["table_on"], f"table {spec['table']!r}", validate)
+    epos, tpos = match_positions(left, right)
+    return Positions(epos, tpos, len(left), len(right))
+
+
+def evaluate_legacy(sdata: Any, spec: dict[str, Any]) -> Positions:
+    """Pairs of a legacy ``region`` / ``instance_key`` annotation, as spatialdata's joins pair them."""
+    element_type, element = el.get_element(sdata, spec["element"], "element", ("shapes", "points", "labels"))
+    table = el.get_table(sdata, spec["table"], "table")
+    ids = el.instance_ids(element_type, element, None)
+    obs = table.obs
+    rows = np.flatnonzero((obs[spec["region_key"]].astype(str) == spec["element"]).to_numpy())
+    row_hit, instance_hit = match_positions(obs[spec["instance_key"]].to_numpy()[rows], ids)
+    return Positions(instance_hit, rows[row_hit], len(ids), len(obs))
+
+
+def sjoin_pairs(sdata: Any, spec: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """``(element positions, via positions)`` where ``predicate(element instance, via instance)`` holds."""
+    element_type, element = el.get_element(sdata, spec["element"], "element", ("shapes", "points"))
+    _, via = el.get_element(sdata, spec["via"], "via", ("shapes",))
+    system = spec["coordinate_system"]
+    element = el.in_coordinate_system(element, system)
+    via = el.in_coordinate_system(via, system)
+    query = el.geometries(element_type, element)
+    kwargs = {"distance": spec["distance"]} if spec.get("predicate") == "dwithin" else {}
+    # what geopandas.sjoin does: query the right frame's tree with the left geometries
+    left, right = via.sindex.query(query, predicate=spec.get("predicate"), sort=False, **kwargs)
+    return left.astype(np.int64), right.astype(np.int64)
+
+
+def current_fingerprints(sdata: Any, spec: dict[str, Any]) -> dict[str, str]:
+    """Fingerprints of the element and the via element of a spatial link, as they are now."""
+    element_type, element = el.get_element(sdata, spec["element"], "element", ("shapes", "points"))
+    _, via = el.get_element(sdata, spec["via"], "via", ("shapes",))
+    return {"element": el.fingerprint(element_type, element), "via": el.fingerprint("shapes", via)}
+
+
+def evaluated_sjoin(sdata: Any, spec: dict[str, Any], recompute: bool) -> Evaluated:
+    """The evaluated pairs of a spatial link: cached ones if still valid, fresh ones on first use or on request."""
+    key = link_id(spec["element"], spec["table"])
+    cache = cache_of(sdata)
+    token = spec_token(spec)
+    fingerprints = current_fingerprints(sdata, spec)
+    cached = cache.get(key)
+    if cached is not None and cached.token == token and not recompute:
+        if cached.fingerprints != fingerprints:
+            changed = [spec[k] for k in ("element", "via") if cached.fingerprints.get(k) != fingerprints[k]]
+            raise StaleRelationError(
+                f"the spatial link {key!r} was evaluated before {', '.join(map(repr, changed))} changed; pass "
+                "recompute=True to evaluate it again"
+            )
+        return cached
+    pairs = sjoin_pairs(sdata, spec)
+    evaluated = Evaluated(token=token, fingerprints=fingerprints, pairs_loaded=pairs)
+    cache[key] = evaluated
+    return evaluated
+
+
+def compose(pairs: tuple[np.ndarray, np.ndarray], via_table: Positions, n_element: int) -> Positions:
+    """Chain element -> via pairs with via -> table pairs into element -> table pairs."""
+    epos, vpos = pairs
+    if len(via_table.element) == 0 or len(epos) == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return Positions(empty, empty, n_element, via_table.n_table)
+    if np.bincount(via_table.element, minlength=via_table.n_element).max() <= 1:
+        row_of_via = np.full(via_table.n_element, -1, dtype=np.int64)
+        row_of_via[via_table.element] = via_table.table
+        rows = row_of_via[vpos]
+        hit = rows >= 0
+        return Positions(epos[hit], rows[hit], n_element, via_table.n_table)
+    merged = pd.merge(
+        pd.DataFrame({"e": epos, "v": vpos}),
+        pd.DataFrame({"v": via_table.element, "t": via_table.table}),
+        on="v",
+        how="inner",
+        sort=False,
+    )
+    return Positions(merged["e"].to_numpy(np.int64), merged["t"].to_numpy(np.int64), n_element, via_table.n_table)
+
+
+def n_instances(sdata: Any, name: str) -> int:
+    """How many instances element ``name`` has."""
+    element_type, element = el.get_element(sdata, name, "element", ("shapes", "points", "labels"))
+    if element_type == "labels":
+        return len(el.label_instances(element))
+    if element_type == "points":
+        return int(element.shape[0].compute())
+    return len(element)
+
+
+def evaluate(sdata: Any, spec: dict[str, Any], recompute: bool = False, depth: int = 0) -> Positions:
+    """Evaluate any link spec into positions."""
+    method = spec.get("method")
+    if method == "key":
+        return evaluate_key(sdata, spec)
+    if method == "legacy":
+        return evaluate_legacy(sdata, spec)
+    if method == "sjoin":
+        if depth > 8:
+            raise RelationArgumentError(f"the spatial links through {spec['via']!r} form a cycle")
+        via_spec = find_spec(sdata, spec["via"], spec["table"])
+        via_table = evaluate(sdata, via_spec, recompute, depth + 1)
+        pairs = evaluated_sjoin(sdata, spec, recompute).pairs()
+        return compose(pairs, via_table, n_instances(sdata, spec["element"]))
+    raise RelationArgumentError(f"unknown link method {method!r} in the stored graph")
+
+
+def mapping_frame(
+    sdata: Any, spec: dict[str, Any], positions: Positions, how: str, element_first: bool
+) -> pd.DataFrame:
+    """The public mapping: ``instance_id`` and ``obs_name`` columns, in the order the caller named the two ends."""
+    element_type, element = el.get_element(sdata, spec["element"], "element", ("shapes", "points", "labels"))
+    table = sdata.tables[spec["table"]]
+    column = None if spec.get("method") == "legacy" else instance_column(sdata, spec["element"])
+    ids = el.instance_ids(element_type, element, column)
+    names = table.obs_names.to_numpy()
+    epos, tpos = positions.element, positions.table
+    order = np.lexsort((tpos, epos)) if element_first else np.lexsort((epos, tpos))
+    epos, tpos = epos[order], tpos[order]
+    parts = []
+    if how in ("inner", "left", "right", "outer"):
+        parts.append(pd.DataFrame({"instance_id": ids[epos], "obs_name": names[tpos]}))
+    unmatched_elements = np.setdiff1d(np.arange(len(ids)), epos)
+    unmatched_rows = np.setdiff1d(np.arange(len(names)), tpos)
+    first, second = {"outer", "left", "left_exclusive"}, {"outer", "right", "right_exclusive"}
+    wants_elements, wants_rows = (first, second) if element_first else (second, first)
+    if how in wants_elements:
+        lonely = ids[unmatched_elements]
+        parts.append(pd.DataFrame({"instance_id": lonely, "obs_name": [None] * len(lonely)}))
+    if how in wants_rows:
+        lonely = names[unmatched_rows]
+        parts.append(pd.DataFrame({"instance_id": [None] * len(lonely), "obs_name": lonely}))
+    parts = [p for p in parts if len(p)] or [pd.DataFrame({"instance_id": ids[:0], "obs_name": names[:0]})]
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    columns = ["instance_id", "obs_name"] if element_first else ["obs_name", "instance_id"]
+    return frame[columns]
