@@ -10,6 +10,7 @@ import pandas as pd
 
 from spatialdata_plugins.relations._errors import (
     CoordinateSystemError,
+    KeyColumnError,
     RelationArgumentError,
     RelationTargetNotFoundError,
 )
@@ -127,7 +128,7 @@ def key_values(element_type: str, element: Any, column: str, argument: str, name
             "unset)"
         )
     if column not in element.columns:
-        raise RelationArgumentError(
+        raise KeyColumnError(
             f"{argument}={column!r}: no column {column!r} in {element_type} {name!r} "
             f"(columns: {element_columns(element_type, element)})"
         )
