@@ -524,7 +524,8 @@ def relations(sdata: Any) -> list[Relation]:
     for key, spec in edges:
         positions = None
         status = "ok"
-        if el.is_lazy(sdata, spec["element"]) or el.is_lazy(sdata, spec["table"]):
+        ends = [spec["element"], spec["table"], spec.get("via")]
+        if any(name is not None and el.is_lazy(sdata, name) for name in ends):
             status = "not loaded"
         elif spec["method"] == "sjoin":
             cached = cache_of(sdata).get(key)
