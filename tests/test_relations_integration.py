@@ -13,15 +13,15 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "packages" / "relations" / "tests"))
 
-from relations_testdata import make_sdata, pairs  # noqa: E402
+from relations_testdata import make_sdata, pairs
 
-from spatialdata_plugins.relations import (  # noqa: E402
+from spatialdata_plugins.relations import (
     STORE_GROUP,
     annotate_by_table,
     get_element_mapping,
     relations,
 )
-from spatialdata_plugins.relations import _mapping as mapping_module  # noqa: E402
+from spatialdata_plugins.relations import _mapping as mapping_module
 
 
 def sjoin_oracle(sdata) -> set:
