@@ -211,6 +211,6 @@ def bench():
 
 def test_benchmark_runs_on_tiny_data(bench):
     rows = bench.run(n=2_000, repeats=1)
-    assert [r["case"] for r in rows] == ["sjoin", "sql join"]
+    assert [r["case"] for r in rows] == ["sjoin", "sql join", "sql join + geometry"]
     assert all(r["same_result"] for r in rows)
     assert bench.table(rows).startswith("| case |")

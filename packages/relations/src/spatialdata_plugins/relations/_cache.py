@@ -25,13 +25,24 @@ def spec_token(spec: dict[str, Any]) -> str:
 class Evaluated:
     """The pairs ``(element position, via position)`` of an evaluated spatial link, and what they were computed on.
 
-    Pairs read from a store are loaded on first use (``loader``), so reading a store reads no link arrays.
+    What they were computed on is known as snapshots (in memory, right after evaluating: cheap to take and to compare)
+    or as content hashes (read from a store). Pairs read from a store are loaded on first use (``loader``), so
+    reading a store reads no link arrays.
     """
 
     token: str
-    fingerprints: dict[str, str]
+    fingerprints_known: dict[str, str] | None = None
+    snapshots: dict[str, Any] | None = field(default=None, repr=False)
     pairs_loaded: tuple[np.ndarray, np.ndarray] | None = None
     loader: Callable[[], tuple[np.ndarray, np.ndarray]] | None = field(default=None, repr=False)
+
+    @property
+    def fingerprints(self) -> dict[str, str]:
+        """Content hashes of the inputs the pairs were computed on (hashed from the snapshots on first use)."""
+        if self.fingerprints_known is None:
+            assert self.snapshots is not None
+            self.fingerprints_known = {k: snap.fingerprint() for k, snap in self.snapshots.items()}
+        return self.fingerprints_known
 
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """``(element positions, via positions)``, loaded from the store on first use."""

@@ -67,6 +67,17 @@ def _element_arrow(sdata: Any, name: str, element_type: str, element: Any, geome
     return table
 
 
+def _table_arrow(obs: Any) -> Any:
+    """``obs`` as an Arrow table with the ``obs_name`` column first (columns shared with pandas where possible)."""
+    import pyarrow as pa
+
+    frame = obs.copy(deep=False)
+    frame.attrs = {}
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    names = pa.array(obs.index.to_numpy() if obs.index.dtype == object else obs.index.array)
+    return table.add_column(0, OBS_COLUMN, names)
+
+
 def to_duckdb(
     sdata: Any,
     con: Any = None,
@@ -140,10 +151,7 @@ def to_duckdb(
     for name in list(sdata.tables):
         if names is not None and name not in names:
             continue
-        obs = sdata.tables[name].obs
-        frame = obs.reset_index(drop=True)
-        frame.insert(0, OBS_COLUMN, obs.index.to_numpy())
-        con.from_df(frame).create_view(name, replace=True)
+        con.from_arrow(_table_arrow(sdata.tables[name].obs)).create_view(name, replace=True)
     seen: set[tuple[str, str]] = set()
     for _, spec in list(links(sdata).items()) + _legacy_edges(sdata):
         pair = (spec["element"], spec["table"])

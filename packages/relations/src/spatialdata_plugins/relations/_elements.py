@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import operator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -120,6 +122,13 @@ def instance_ids(element_type: str, element: Any, column: str | None) -> np.ndar
     raise RelationArgumentError(f"{element_type} elements have no instances")
 
 
+def instance_index(element_type: str, element: Any, column: str | None) -> pd.Index:
+    """:func:`instance_ids` as a pandas Index (the element's own index when it holds the ids: no copy)."""
+    if element_type == "shapes" and (column is None or column not in element.columns):
+        return element.index
+    return pd.Index(instance_ids(element_type, element, column))
+
+
 def key_values(element_type: str, element: Any, column: str, argument: str, name: str) -> np.ndarray:
     """The values of key ``column`` of an element, in element order (``column`` must exist)."""
     if element_type == "labels":
@@ -195,28 +204,74 @@ def geometries(element_type: str, element: Any) -> Any:
     return shapely.points(frame["x"].to_numpy(), frame["y"].to_numpy())
 
 
-def fingerprint(element_type: str, element: Any) -> str:
-    """A content hash of the parts of an element a spatial link depends on (geometry, ids, transformations).
+@dataclass
+class Snapshot:
+    """What a spatial link was computed on, kept by reference (shapely geometries and pandas indexes are immutable).
 
-    Shapes: coordinates, coordinate counts, geometry types and the index, hashed (no WKB copy). Points: dask's
-    token of the (immutable) collection. An element that changes in place or is replaced gets another fingerprint.
+    Taking one costs a copy of the geometry pointer array, no coordinate is read; comparing one with the element as it
+    is now checks object identity, so an element edited in place, reordered or replaced by other geometries is seen
+    as changed, while a plain ``copy()`` of it is not. :meth:`fingerprint` hashes the content (for the store).
     """
-    from dask.base import tokenize
 
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(repr(sorted((k, repr(v)) for k, v in coordinate_systems(element).items())).encode())
-    if element_type == "shapes":
+    element_type: str
+    transformations: str
+    geometries: np.ndarray | None = None
+    index: pd.Index | None = None
+    radius: np.ndarray | None = None
+    token: str | None = None
+
+    @classmethod
+    def take(cls, element_type: str, element: Any) -> Snapshot:
+        """Snapshot ``element`` as it is now."""
+        transformations = repr(sorted((k, repr(v)) for k, v in coordinate_systems(element).items()))
+        if element_type != "shapes":
+            from dask.base import tokenize
+
+            return cls(element_type, transformations, token=tokenize(element))
+        radius = element["radius"].to_numpy().copy() if "radius" in element.columns else None
+        return cls(
+            element_type, transformations, np.array(element.geometry.values, dtype=object), element.index, radius
+        )
+
+    def same_as(self, element: Any) -> bool:
+        """Whether ``element`` still holds exactly what was snapshot (identity of every geometry object)."""
+        other = Snapshot.take(self.element_type, element) if self.element_type != "shapes" else None
+        if other is not None:
+            return other.token == self.token and other.transformations == self.transformations
+        transformations = repr(sorted((k, repr(v)) for k, v in coordinate_systems(element).items()))
+        if transformations != self.transformations or len(element) != len(self.geometries):
+            return False
+        if not (element.index is self.index or element.index.equals(self.index)):
+            return False
+        radius = element["radius"].to_numpy() if "radius" in element.columns else None
+        if (radius is None) != (self.radius is None) or (
+            radius is not None and not np.array_equal(radius, self.radius)
+        ):
+            return False
+        return all(map(operator.is_, np.asarray(element.geometry.values, dtype=object), self.geometries))
+
+    def fingerprint(self) -> str:
+        """A content hash: coordinates, coordinate counts, geometry types, radii, index, transformations."""
+        digest = hashlib.blake2b(digest_size=16)
+        digest.update(self.transformations.encode())
+        if self.element_type != "shapes":
+            digest.update(str(self.token).encode())
+            return digest.hexdigest()
         import shapely
 
-        geoms = element.geometry.values
-        digest.update(np.ascontiguousarray(shapely.get_coordinates(geoms, include_z=True)).tobytes())
-        digest.update(np.ascontiguousarray(shapely.get_num_coordinates(geoms)).tobytes())
-        digest.update(np.ascontiguousarray(shapely.get_type_id(geoms)).tobytes())
-        digest.update(pd.util.hash_pandas_object(element.index, index=False).to_numpy().tobytes())
-        if "radius" in element.columns:
-            digest.update(pd.util.hash_pandas_object(element["radius"], index=False).to_numpy().tobytes())
-    elif element_type == "points":
-        digest.update(tokenize(element).encode())
-    else:
-        digest.update(tokenize(element).encode())
-    return digest.hexdigest()
+        geoms = self.geometries
+        for part in (
+            shapely.get_coordinates(geoms, include_z=True),
+            shapely.get_num_coordinates(geoms),
+            shapely.get_type_id(geoms),
+            pd.util.hash_pandas_object(self.index, index=False).to_numpy(),
+        ):
+            digest.update(np.ascontiguousarray(part).tobytes())
+        if self.radius is not None:
+            digest.update(np.ascontiguousarray(self.radius).tobytes())
+        return digest.hexdigest()
+
+
+def fingerprint(element_type: str, element: Any) -> str:
+    """The content hash of an element as a spatial link sees it (see :meth:`Snapshot.fingerprint`)."""
+    return Snapshot.take(element_type, element).fingerprint()

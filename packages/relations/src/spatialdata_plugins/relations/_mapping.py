@@ -173,30 +173,53 @@ def evaluate_legacy(sdata: Any, spec: dict[str, Any]) -> Positions:
     table = el.get_table(sdata, spec["table"], "table")
     ids = el.instance_ids(element_type, element, None)
     obs = table.obs
-    rows = np.flatnonzero((obs[spec["region_key"]].astype(str) == spec["element"]).to_numpy())
+    rows = np.flatnonzero((obs[spec["region_key"]] == spec["element"]).to_numpy(dtype=bool, na_value=False))
     row_hit, instance_hit = match_positions(obs[spec["instance_key"]].to_numpy()[rows], ids)
     return Positions(instance_hit, rows[row_hit], len(ids), len(obs))
 
 
 def sjoin_pairs(sdata: Any, spec: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """``(element positions, via positions)`` where ``predicate(element instance, via instance)`` holds."""
+    import shapely
+
     element_type, element = el.get_element(sdata, spec["element"], "element", ("shapes", "points"))
     _, via = el.get_element(sdata, spec["via"], "via", ("shapes",))
     system = spec["coordinate_system"]
     element = el.in_coordinate_system(element, system)
     via = el.in_coordinate_system(via, system)
     query = el.geometries(element_type, element)
-    kwargs = {"distance": spec["distance"]} if spec.get("predicate") == "dwithin" else {}
-    # what geopandas.sjoin does: query the right frame's tree with the left geometries
-    left, right = via.sindex.query(query, predicate=spec.get("predicate"), sort=False, **kwargs)
-    return left.astype(np.int64), right.astype(np.int64)
+    predicate = spec.get("predicate")
+    kwargs = {"distance": spec["distance"]} if predicate == "dwithin" else {}
+    if predicate == "within":
+        # as geopandas.sjoin does: "a within b" is "b contains a", which GEOS answers faster with b prepared
+        tree = shapely.STRtree(query)
+        via_pos, element_pos = tree.query(via.geometry.values, predicate="contains")
+        return element_pos.astype(np.int64), via_pos.astype(np.int64)
+    # otherwise the via shapes' tree is queried with the element's geometries, as geopandas.sjoin(element, via)
+    element_pos, via_pos = via.sindex.query(query, predicate=predicate, sort=False, **kwargs)
+    return element_pos.astype(np.int64), via_pos.astype(np.int64)
 
 
-def current_fingerprints(sdata: Any, spec: dict[str, Any]) -> dict[str, str]:
-    """Fingerprints of the element and the via element of a spatial link, as they are now."""
+def _inputs(sdata: Any, spec: dict[str, Any]) -> dict[str, tuple[str, Any]]:
     element_type, element = el.get_element(sdata, spec["element"], "element", ("shapes", "points"))
     _, via = el.get_element(sdata, spec["via"], "via", ("shapes",))
-    return {"element": el.fingerprint(element_type, element), "via": el.fingerprint("shapes", via)}
+    return {"element": (element_type, element), "via": ("shapes", via)}
+
+
+def changed_inputs(sdata: Any, spec: dict[str, Any], evaluated: Evaluated) -> list[str]:
+    """The inputs (``"element"``, ``"via"``) that changed since ``evaluated`` was computed.
+
+    In memory the snapshots are compared (object identity, no coordinate read); after reading a store the content
+    hashes are, once: unchanged inputs are then snapshot, so later checks are cheap again.
+    """
+    inputs = _inputs(sdata, spec)
+    if evaluated.snapshots is not None:
+        return [k for k, (t, value) in inputs.items() if not evaluated.snapshots[k].same_as(value)]
+    snapshots = {k: el.Snapshot.take(t, value) for k, (t, value) in inputs.items()}
+    changed = [k for k, snap in snapshots.items() if evaluated.fingerprints.get(k) != snap.fingerprint()]
+    if not changed:
+        evaluated.snapshots = snapshots
+    return changed
 
 
 def evaluated_sjoin(sdata: Any, spec: dict[str, Any], recompute: bool) -> Evaluated:
@@ -204,18 +227,18 @@ def evaluated_sjoin(sdata: Any, spec: dict[str, Any], recompute: bool) -> Evalua
     key = link_id(spec["element"], spec["table"])
     cache = cache_of(sdata)
     token = spec_token(spec)
-    fingerprints = current_fingerprints(sdata, spec)
     cached = cache.get(key)
     if cached is not None and cached.token == token and not recompute:
-        if cached.fingerprints != fingerprints:
-            changed = [spec[k] for k in ("element", "via") if cached.fingerprints.get(k) != fingerprints[k]]
+        changed = changed_inputs(sdata, spec, cached)
+        if changed:
             raise StaleRelationError(
-                f"the spatial link {key!r} was evaluated before {', '.join(map(repr, changed))} changed; pass "
-                "recompute=True to evaluate it again"
+                f"the spatial link {key!r} was evaluated before {', '.join(repr(spec[k]) for k in changed)} "
+                "changed; pass recompute=True to evaluate it again"
             )
         return cached
+    snapshots = {k: el.Snapshot.take(t, value) for k, (t, value) in _inputs(sdata, spec).items()}
     pairs = sjoin_pairs(sdata, spec)
-    evaluated = Evaluated(token=token, fingerprints=fingerprints, pairs_loaded=pairs)
+    evaluated = Evaluated(token=token, snapshots=snapshots, pairs_loaded=pairs)
     cache[key] = evaluated
     return evaluated
 
@@ -272,28 +295,36 @@ def evaluate(sdata: Any, spec: dict[str, Any], recompute: bool = False, depth: i
 def mapping_frame(
     sdata: Any, spec: dict[str, Any], positions: Positions, how: str, element_first: bool
 ) -> pd.DataFrame:
-    """The public mapping: ``instance_id`` and ``obs_name`` columns, in the order the caller named the two ends."""
+    """The public mapping: ``instance_id`` and ``obs_name`` columns, in the order the caller named the two ends.
+
+    Pairs are sorted by the first end's position (then the other's); unrelated instances or rows follow, as ``how``
+    asks.
+    """
     element_type, element = el.get_element(sdata, spec["element"], "element", ("shapes", "points", "labels"))
     table = sdata.tables[spec["table"]]
     column = None if spec.get("method") == "legacy" else instance_column(sdata, spec["element"])
-    ids = el.instance_ids(element_type, element, column)
-    names = table.obs_names.to_numpy()
+    ids = el.instance_index(element_type, element, column)
+    names = table.obs_names
     epos, tpos = positions.element, positions.table
-    order = np.lexsort((tpos, epos)) if element_first else np.lexsort((epos, tpos))
-    epos, tpos = epos[order], tpos[order]
+    first, second = (epos, tpos) if element_first else (tpos, epos)
+    if len(first) > 1 and not (np.all(first[1:] > first[:-1])):
+        order = np.lexsort((second, first))
+        epos, tpos = epos[order], tpos[order]
     parts = []
     if how in ("inner", "left", "right", "outer"):
-        parts.append(pd.DataFrame({"instance_id": ids[epos], "obs_name": names[tpos]}))
-    unmatched_elements = np.setdiff1d(np.arange(len(ids)), epos)
-    unmatched_rows = np.setdiff1d(np.arange(len(names)), tpos)
-    first, second = {"outer", "left", "left_exclusive"}, {"outer", "right", "right_exclusive"}
-    wants_elements, wants_rows = (first, second) if element_first else (second, first)
+        parts.append(pd.DataFrame({"instance_id": ids.take(epos), "obs_name": names.take(tpos)}))
+    ends_first, ends_second = {"outer", "left", "left_exclusive"}, {"outer", "right", "right_exclusive"}
+    wants_elements, wants_rows = (ends_first, ends_second) if element_first else (ends_second, ends_first)
     if how in wants_elements:
-        lonely = ids[unmatched_elements]
-        parts.append(pd.DataFrame({"instance_id": lonely, "obs_name": [None] * len(lonely)}))
+        lonely = np.ones(len(ids), dtype=bool)
+        lonely[epos] = False
+        lonely_ids = ids[lonely]
+        parts.append(pd.DataFrame({"instance_id": lonely_ids, "obs_name": [None] * len(lonely_ids)}))
     if how in wants_rows:
-        lonely = names[unmatched_rows]
-        parts.append(pd.DataFrame({"instance_id": [None] * len(lonely), "obs_name": lonely}))
+        lonely = np.ones(len(names), dtype=bool)
+        lonely[tpos] = False
+        lonely_names = names[lonely]
+        parts.append(pd.DataFrame({"instance_id": [None] * len(lonely_names), "obs_name": lonely_names}))
     parts = [p for p in parts if len(p)] or [pd.DataFrame({"instance_id": ids[:0], "obs_name": names[:0]})]
     frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     columns = ["instance_id", "obs_name"] if element_first else ["obs_name", "instance_id"]

@@ -65,6 +65,7 @@ def attach_stored(sdata: Any, root: zarr.Group) -> list[str]:
             sub = root[f"{STORE_GROUP}/{key}"]
             return np.asarray(sub["element"][:], dtype=np.int64), np.asarray(sub["via"][:], dtype=np.int64)
 
-        cache[key] = Evaluated(token=meta["token"], fingerprints=dict(meta.get("fingerprints") or {}), loader=load)
+        stored = dict(meta.get("fingerprints") or {})
+        cache[key] = Evaluated(token=meta["token"], fingerprints_known=stored, loader=load)
         attached.append(key)
     return attached
