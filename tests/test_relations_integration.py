@@ -214,3 +214,24 @@ def test_benchmark_runs_on_tiny_data(bench):
     assert [r["case"] for r in rows] == ["sjoin", "sql join", "sql join + geometry"]
     assert all(r["same_result"] for r in rows)
     assert bench.table(rows).startswith("| case |")
+
+
+# --- the docs page's example --------------------------------------------------------------------------------------
+
+
+def test_docs_example_runs(tmp_path, monkeypatch):
+    import re
+    import runpy
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "relations.md").read_text()
+    code = re.search(r"```python\n(.*?)```", page, flags=re.DOTALL).group(1)
+    script = tmp_path / "example.py"
+    script.write_text(code)
+    monkeypatch.chdir(tmp_path)
+    namespace = runpy.run_path(str(script))
+    assert [(r.id, r.status) for r in namespace["relations"](namespace["back"])] == [
+        ("cell_shapes--cell_table", "ok"),
+        ("nuclei--cell_table", "evaluated"),
+    ]
+    assert namespace["validate_relations"](namespace["back"]) == []
+    assert len(namespace["m"]) == 100

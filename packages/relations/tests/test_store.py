@@ -34,6 +34,7 @@ def linked(sdata):
     annotate_by_table(sdata, "cells", "cell_table", on="cell_id")
     annotate_by_table(sdata, "nuclei", "cell_table", method="sjoin", via="cells", predicate="within")
     annotate_by_table(sdata, "cell_labels", "cell_table", on="label")
+    annotate_by_table(sdata, "transcripts", "cell_table", method="sjoin", via="cells", predicate="within")
     return sdata
 
 
@@ -79,9 +80,11 @@ def test_not_evaluated_link_stays_lazy_and_evaluates_after_read(relations_plugin
 
 def test_plain_read_zarr_keeps_reading_the_store(relations_plugin, linked, tmp_path):
     get_element_mapping(linked, "nuclei", "cell_table")
+    get_element_mapping(linked, "transcripts", "cell_table")
     path = tmp_path / "plain.zarr"
     write(linked, path, progress=False)
     assert (path / STORE_GROUP / "nuclei--cell_table").is_dir()
+    assert (path / STORE_GROUP / "transcripts--cell_table").is_dir()
     plain = spatialdata.read_zarr(path)
     assert set(plain.shapes) == {"cells", "nuclei"}
     assert set(plain.tables) == {"table", "cell_table", "gene_table"}
@@ -116,4 +119,8 @@ def test_removed_link_is_not_written(relations_plugin, linked, tmp_path):
     write(linked, tmp_path / "t.zarr", progress=False)
     assert not (tmp_path / "t.zarr" / STORE_GROUP).exists()
     again = read(tmp_path / "t.zarr")
-    assert [r.id for r in relations(again) if r.method != "legacy"] == ["cells--cell_table", "cell_labels--cell_table"]
+    assert [r.id for r in relations(again) if r.method != "legacy"] == [
+        "cells--cell_table",
+        "cell_labels--cell_table",
+        "transcripts--cell_table",
+    ]

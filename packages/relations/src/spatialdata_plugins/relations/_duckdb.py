@@ -67,6 +67,13 @@ def _element_arrow(sdata: Any, name: str, element_type: str, element: Any, geome
     return table
 
 
+def _frame_arrow(frame: Any) -> Any:
+    """A pandas frame as an Arrow table (Arrow-backed columns are shared, not converted)."""
+    import pyarrow as pa
+
+    return pa.table({str(c): pa.array(frame[c].array) for c in frame.columns})
+
+
 def _table_arrow(obs: Any) -> Any:
     """``obs`` as an Arrow table with the ``obs_name`` column first (columns shared with pandas where possible)."""
     import pyarrow as pa
@@ -160,6 +167,6 @@ def to_duckdb(
         seen.add(pair)
         if not el.has_name(sdata, pair[0]) or pair[1] not in sdata.tables:
             continue
-        frame = mapping_frame(sdata, spec, evaluate(sdata, spec), "inner", True)
-        con.from_df(frame).create_view(link_view_name(*pair), replace=True)
+        frame = mapping_frame(sdata, spec, evaluate(sdata, spec), "inner", True, sort=False)
+        con.from_arrow(_frame_arrow(frame)).create_view(link_view_name(*pair), replace=True)
     return con

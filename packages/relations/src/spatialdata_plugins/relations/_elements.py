@@ -219,6 +219,7 @@ class Snapshot:
     index: pd.Index | None = None
     radius: np.ndarray | None = None
     token: str | None = None
+    frame: Any = None
 
     @classmethod
     def take(cls, element_type: str, element: Any) -> Snapshot:
@@ -227,7 +228,7 @@ class Snapshot:
         if element_type != "shapes":
             from dask.base import tokenize
 
-            return cls(element_type, transformations, token=tokenize(element))
+            return cls(element_type, transformations, token=tokenize(element), frame=element)
         radius = element["radius"].to_numpy().copy() if "radius" in element.columns else None
         return cls(
             element_type, transformations, np.array(element.geometry.values, dtype=object), element.index, radius
@@ -255,7 +256,11 @@ class Snapshot:
         digest = hashlib.blake2b(digest_size=16)
         digest.update(self.transformations.encode())
         if self.element_type != "shapes":
-            digest.update(str(self.token).encode())
+            # points: the coordinates and the index, read from the (immutable) dask collection snapshot
+            columns = [c for c in ("x", "y", "z") if c in self.frame.columns]
+            frame = self.frame[columns].compute()
+            digest.update(np.ascontiguousarray(frame.to_numpy(dtype=np.float64)).tobytes())
+            digest.update(pd.util.hash_pandas_object(frame.index, index=False).to_numpy().tobytes())
             return digest.hexdigest()
         import shapely
 

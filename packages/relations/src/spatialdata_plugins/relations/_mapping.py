@@ -293,12 +293,12 @@ def evaluate(sdata: Any, spec: dict[str, Any], recompute: bool = False, depth: i
 
 
 def mapping_frame(
-    sdata: Any, spec: dict[str, Any], positions: Positions, how: str, element_first: bool
+    sdata: Any, spec: dict[str, Any], positions: Positions, how: str, element_first: bool, sort: bool = True
 ) -> pd.DataFrame:
     """The public mapping: ``instance_id`` and ``obs_name`` columns, in the order the caller named the two ends.
 
-    Pairs are sorted by the first end's position (then the other's); unrelated instances or rows follow, as ``how``
-    asks.
+    Pairs are sorted by the first end's position (then the other's) unless ``sort`` is false; unrelated instances or
+    rows follow, as ``how`` asks.
     """
     element_type, element = el.get_element(sdata, spec["element"], "element", ("shapes", "points", "labels"))
     table = sdata.tables[spec["table"]]
@@ -307,7 +307,7 @@ def mapping_frame(
     names = table.obs_names
     epos, tpos = positions.element, positions.table
     first, second = (epos, tpos) if element_first else (tpos, epos)
-    if len(first) > 1 and not (np.all(first[1:] > first[:-1])):
+    if sort and len(first) > 1 and not (np.all(first[1:] > first[:-1])):
         order = np.lexsort((second, first))
         epos, tpos = epos[order], tpos[order]
     parts = []
