@@ -297,8 +297,8 @@ def mapping_frame(
 ) -> pd.DataFrame:
     """The public mapping: ``instance_id`` and ``obs_name`` columns, in the order the caller named the two ends.
 
-    Pairs are sorted by the first end's position (then the other's) unless ``sort`` is false; unrelated instances or
-    rows follow, as ``how`` asks.
+    Pairs are sorted by the first end's position unless ``sort`` is false; unrelated instances or rows follow, as
+    ``how`` asks.
     """
     element_type, element = el.get_element(sdata, spec["element"], "element", ("shapes", "points", "labels"))
     table = sdata.tables[spec["table"]]
@@ -306,9 +306,9 @@ def mapping_frame(
     ids = el.instance_index(element_type, element, column)
     names = table.obs_names
     epos, tpos = positions.element, positions.table
-    first, second = (epos, tpos) if element_first else (tpos, epos)
+    first = epos if element_first else tpos
     if sort and len(first) > 1 and not (np.all(first[1:] > first[:-1])):
-        order = np.lexsort((second, first))
+        order = np.argsort(first, kind="stable")  # stable: pairs of one instance (or row) keep their order
         epos, tpos = epos[order], tpos[order]
     parts = []
     if how in ("inner", "left", "right", "outer"):
