@@ -25,12 +25,12 @@ from spatialdata_plugins.relations._errors import (
 # the plugin (every ``spatialdata-plugins`` command) stays cheap
 _LAZY = {
     "Relation": "_api",
-    "RelationIssue": "_api",
+    "RelationIssue": "_validate",
     "annotate_by_table": "_api",
     "get_element_mapping": "_api",
     "index_element": "_api",
     "relations": "_api",
-    "validate_relations": "_api",
+    "validate_relations": "_validate",
     "ATTRS_KEY": "_graph",
     "STORE_GROUP": "_store",
     "spatial_extension_path": "_duckdb",
@@ -42,16 +42,15 @@ __getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 if TYPE_CHECKING:
     from spatialdata_plugins.relations._api import (
         Relation,
-        RelationIssue,
         annotate_by_table,
         get_element_mapping,
         index_element,
         relations,
-        validate_relations,
     )
     from spatialdata_plugins.relations._duckdb import spatial_extension_path, to_duckdb
     from spatialdata_plugins.relations._graph import ATTRS_KEY
     from spatialdata_plugins.relations._store import STORE_GROUP
+    from spatialdata_plugins.relations._validate import RelationIssue, validate_relations
 
 try:
     __version__ = version("spatialdata-plugins-relations")

@@ -76,7 +76,7 @@ def list_command(target: str, storage_options: tuple[str, ...], as_json: bool) -
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def validate_command(target: str, storage_options: tuple[str, ...], as_json: bool) -> None:
     """Check every relation of TARGET; exit status 1 if an error was found."""
-    from spatialdata_plugins.relations._api import validate_relations
+    from spatialdata_plugins.relations._validate import validate_relations
 
     issues = [i.to_dict() for i in validate_relations(_read(target, storage_options))]
     if as_json:

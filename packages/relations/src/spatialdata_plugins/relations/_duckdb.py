@@ -130,9 +130,8 @@ def to_duckdb(
     """
     import duckdb
 
-    from spatialdata_plugins.relations._api import _legacy_edges
     from spatialdata_plugins.relations._graph import links
-    from spatialdata_plugins.relations._mapping import evaluate, mapping_frame
+    from spatialdata_plugins.relations._mapping import evaluate, legacy_edges, mapping_frame
 
     if con is None:
         con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
@@ -160,7 +159,7 @@ def to_duckdb(
             continue
         con.from_arrow(_table_arrow(sdata.tables[name].obs)).create_view(name, replace=True)
     seen: set[tuple[str, str]] = set()
-    for _, spec in list(links(sdata).items()) + _legacy_edges(sdata):
+    for _, spec in list(links(sdata).items()) + legacy_edges(sdata):
         pair = (spec["element"], spec["table"])
         if pair in seen or (names is not None and not set(pair) <= set(names)):
             continue

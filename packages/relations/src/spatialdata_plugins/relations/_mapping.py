@@ -329,3 +329,17 @@ def mapping_frame(
     frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     columns = ["instance_id", "obs_name"] if element_first else ["obs_name", "instance_id"]
     return frame[columns]
+
+
+def legacy_edges(sdata: Any) -> list[tuple[str, dict[str, Any]]]:
+    """``[(edge id, spec)]`` of every table's legacy ``region`` annotation, table by table."""
+    edges = []
+    for table_name in sdata.tables:
+        keys = legacy_keys(sdata.tables[table_name])
+        if keys is None:
+            continue
+        for region in keys[0]:
+            spec = legacy_spec(sdata, region, table_name)
+            assert spec is not None
+            edges.append((f"{region}--{table_name}", spec))
+    return edges
