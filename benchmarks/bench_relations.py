@@ -138,7 +138,7 @@ def sql_ours(sdata: Any) -> Any:
     con = to_duckdb(sdata, elements=["cells", "table"], geometry=False, spatial=False)
     return con.sql(
         'select t.*, c.instance_id, c.cell_id from "table" t '
-        "join cells__table l using (obs_name) join cells c using (instance_id)"
+        "join cells__table l using (obs_index) join cells c using (instance_id)"
     ).to_arrow_table()
 
 
@@ -148,7 +148,7 @@ def sql_geometry_ours(sdata: Any) -> Any:
     con = to_duckdb(sdata, elements=["cells", "table"])
     return con.sql(
         'select t.*, c.instance_id, c.cell_id, ST_Area(c.geometry) as area from "table" t '
-        "join cells__table l using (obs_name) join cells c using (instance_id)"
+        "join cells__table l using (obs_index) join cells c using (instance_id)"
     ).to_arrow_table()
 
 

@@ -184,6 +184,13 @@ def test_sjoin_link_agrees_with_duckdb_st_within(sdata):
     # and the relation view holds the same pairs
     view = con.sql("select instance_id, obs_name from nuclei__cell_table").fetchall()
     assert set(view) == {(a, b) for a, b in rows}
+    # obs_index is the row position in the table, in the table view and in the edge view alike
+    names = sdata.tables["cell_table"].obs_names
+    assert con.sql("select obs_name from cell_table order by obs_index").fetchnumpy()["obs_name"].tolist() == list(
+        names
+    )
+    by_index = con.sql("select instance_id, obs_index from nuclei__cell_table").fetchall()
+    assert {(a, names[i]) for a, i in by_index} == set(view)
 
 
 def test_sjoin_in_another_coordinate_system(sdata):
