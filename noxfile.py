@@ -1,4 +1,4 @@
-"""Nox sessions: each package tested alone, everything together, lint, docs, scale runs and benchmarks."""
+"""Nox sessions: each package tested alone, everything together, lint, type checks, docs, scale runs and benchmarks."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import nox
 
 nox.options.default_venv_backend = "uv"
-nox.options.sessions = ["tests", "integration", "lint", "docs"]
+nox.options.sessions = ["tests", "integration", "lint", "typecheck", "docs"]
 
 ROOT = Path(__file__).parent
 PACKAGES = sorted(p.name for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").exists())
@@ -46,6 +46,13 @@ def lint(session: nox.Session) -> None:
     _sync(session, "--only-group", "lint")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", "packages", "tests", "noxfile.py")
+
+
+@nox.session(python="3.12")
+def typecheck(session: nox.Session) -> None:
+    """Type-check the core with mypy, with only the core's dependencies (configuration: [tool.mypy] in pyproject)."""
+    _sync(session, "--package", "spatialdata-plugins-core", "--group", "typecheck", "--no-default-groups")
+    session.run("mypy", *session.posargs)
 
 
 @nox.session(python="3.12")

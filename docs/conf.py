@@ -90,11 +90,10 @@ def _hook_names() -> list[str]:
 
 
 def _public_names() -> list[str]:
-    tree = ast.parse((CORE / "__init__.py").read_text())
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):
-            return [ast.literal_eval(e) for e in node.value.elts]  # type: ignore[attr-defined]
-    return []
+    """The core's public names: those its ``__init__.pyi`` stub imports (what lazy_loader exports)."""
+    tree = ast.parse((CORE / "__init__.pyi").read_text())
+    imports = [node for node in tree.body if isinstance(node, ast.ImportFrom)]
+    return [alias.asname or alias.name for node in imports for alias in node.names]
 
 
 def _check_docs_cover_code(app: object) -> None:

@@ -66,6 +66,8 @@ def test_plugins_listing_with_a_broken_plugin_installed(site):
     proc = _run(site, "plugins", "--json")
     assert proc.returncode == 0, proc.stderr
     listing = {p["name"]: p for p in json.loads(proc.stdout)}
+    # installed plugins answer in the order of their names, the defaults last
+    loaded_by_name = sorted(name for name, p in listing.items() if p["loaded"] and name != "core-defaults")
     assert listing["good"] == {
         "name": "good",
         "distribution": "sdp-good-plugin",
@@ -74,8 +76,11 @@ def test_plugins_listing_with_a_broken_plugin_installed(site):
         "loaded": True,
         "error": None,
         "disabled": False,
+        "order": loaded_by_name.index("good"),
     }
+    assert listing["core-defaults"]["order"] == len(loaded_by_name)
     assert listing["broken"]["loaded"] is False and "libfoo" in listing["broken"]["error"]
+    assert listing["broken"]["order"] is None
     assert listing["broken"]["distribution"] == "sdp-broken-plugin"
     assert listing["core-defaults"]["loaded"] is True
     table = _run(site, "plugins")
@@ -113,12 +118,12 @@ def test_loading_every_plugin_imports_no_heavy_library():
         from spatialdata_plugins.core import get_registry, list_plugins
         get_registry()
         heavy = ("zarr", "spatialdata", "dask", "icechunk", "multiview_stitcher", "geopandas", "anndata", "tifffile",
-                 "duckdb")
+                 "neuroglancer", "selenium", "duckdb")
         loaded = [m for m in heavy if m in sys.modules]
         print(json.dumps({"plugins": [p.name for p in list_plugins()], "heavy": loaded}))
         """
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert {"transforms", "lazy-containers", "points-index", "relations"} <= set(result["plugins"])
+    assert {"transforms", "lazy-containers", "points-index", "viewer", "relations"} <= set(result["plugins"])
     assert result["heavy"] == []

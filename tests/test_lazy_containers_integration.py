@@ -8,8 +8,7 @@ import spatialdata
 from click.testing import CliRunner
 from spatialdata.testing import assert_elements_are_identical
 
-from spatialdata_plugins.core import SpatialData, list_plugins, read, write
-from spatialdata_plugins.core._cli import build_cli
+from spatialdata_plugins.core import SpatialData, build_cli, list_plugins, read, write
 from spatialdata_plugins.lazy_containers import ParquetPointsContainer, ParquetShapesContainer
 
 

@@ -25,8 +25,7 @@ def _sdata(n: int = 5_000):
 
 
 def test_entry_point_write_and_cli(tmp_path):
-    from spatialdata_plugins.core import list_plugins, read, write
-    from spatialdata_plugins.core._cli import build_cli
+    from spatialdata_plugins.core import build_cli, list_plugins, read, write
     from spatialdata_plugins.points_index import build_points_index, query_points
 
     assert any(p.name == "points-index" and p.loaded for p in list_plugins(refresh=True))

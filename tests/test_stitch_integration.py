@@ -17,7 +17,7 @@ def test_stitch_is_discovered_through_its_entry_point():
 
 def test_stitch_command_on_the_installed_command_line():
     out = subprocess.run(
-        [sys.executable, "-c", "from spatialdata_plugins.core._cli import main; main(['stitch', '--help'])"],
+        [sys.executable, "-c", "from spatialdata_plugins.core import cli_main; cli_main(['stitch', '--help'])"],
         capture_output=True,
         text=True,
         check=False,

@@ -72,7 +72,7 @@ def scene(tmp_path):
 
 
 def test_core_cli_runs_the_dingus_through_the_hook(scene):
-    code = "import sys; from spatialdata_plugins.core._cli import main; main(sys.argv[1:])"
+    code = "import sys; from spatialdata_plugins.core import cli_main; cli_main(sys.argv[1:])"
     out = subprocess.run(
         [sys.executable, "-c", code, "transforms", "dingus", "--verbose", str(scene), "b#physical", "a/s0", "[[0, 0]]"],
         capture_output=True,
@@ -100,8 +100,9 @@ def test_dask_points_on_a_distributed_cluster(scene):
 
 
 def test_demo_step(tmp_path):
-    from spatialdata_plugins.core import synthetic_sdata
-    from spatialdata_plugins.transforms._plugin import sdp_demo
+    from spatialdata_plugins.core import get_plugin_manager, synthetic_sdata
+
+    sdp_demo = get_plugin_manager().get_plugin("transforms").sdp_demo  # the plugin module as registered
 
     lines: list[str] = []
     sdp_demo(sdata=synthetic_sdata(seed=0, n_points=100), workdir=str(tmp_path), echo=lines.append)

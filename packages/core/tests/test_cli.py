@@ -23,7 +23,7 @@ def test_plugins_json(sdp_fake_entry_points):
     assert listing["core-defaults"]["loaded"] is True
     assert listing["good"]["loaded"] is True and "sdp_demo" in listing["good"]["hooks"]
     assert listing["broken"]["loaded"] is False and "a_dependency_that_is_not_installed" in listing["broken"]["error"]
-    assert set(listing["good"]) == {"name", "distribution", "version", "hooks", "loaded", "error", "disabled"}
+    assert set(listing["good"]) == {"name", "distribution", "version", "hooks", "loaded", "error", "disabled", "order"}
 
 
 def test_plugins_table(sdp_fake_entry_points):

@@ -16,8 +16,8 @@ from spatialdata.models import Labels2DModel, PointsModel, ShapesModel
 from spatialdata.transformations import Identity, Scale, Translation
 
 import spatialdata_plugins.density._plugin as plugin
-from spatialdata_plugins.core import ElementNotFoundError, read, write
-from spatialdata_plugins.core._cli import build_cli, main
+from spatialdata_plugins.core import ElementNotFoundError, build_cli, read, write
+from spatialdata_plugins.core import cli_main as main
 from spatialdata_plugins.density import (
     CoordinateSystemError,
     DensityArgumentError,

@@ -14,7 +14,7 @@ from spatialdata_plugins.core import InvalidArgumentError, get_registry, read, w
 
 @pytest.fixture
 def cli():
-    from spatialdata_plugins.core._cli import build_cli
+    from spatialdata_plugins.core import build_cli
 
     return build_cli()
 

@@ -8,8 +8,7 @@ import shutil
 
 from click.testing import CliRunner
 
-from spatialdata_plugins.core import SpatialData, write
-from spatialdata_plugins.core._cli import build_cli
+from spatialdata_plugins.core import SpatialData, build_cli, write
 from spatialdata_plugins.lazy_containers import ParquetShapesContainer, UnresolvedContainer
 from spatialdata_plugins.lazy_containers._cli import lazy
 from spatialdata_plugins.lazy_containers._demo import run_demo_step

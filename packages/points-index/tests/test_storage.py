@@ -226,7 +226,7 @@ def test_bounding_box_query_matches_spatialdata(plugin, df, tmp_path):
 def test_points_written_in_parts_are_indexed_and_fingerprinted(plugin, df):
     """Points stored as several parquet parts (parquet-in-zarr version 2, written by parallel writers) get an
     index whose fingerprint covers every part: changing one part makes the index stale."""
-    from spatialdata_plugins.core._elements import write_points_part
+    from spatialdata_plugins.core import write_points_part
 
     def parts_writer(group, partitions, schema, chunk_bytes):  # sequential here; icechunk runs it on workers
         return [
@@ -247,7 +247,7 @@ def test_points_written_in_parts_are_indexed_and_fingerprinted(plugin, df):
     rw = zarr.open_group(store, path="points/transcripts", mode="r+")
     last = len(rw.attrs["spatialdata_plugins"]["parts"]) - 1
     frame = back.points["transcripts"].partitions[last].compute().iloc[:-1]
-    from spatialdata_plugins.core._elements import points_blob_schema
+    from spatialdata_plugins.core import points_blob_schema
 
     del rw[f"parquet.{last}"]
     write_points_part(rw, f"parquet.{last}", [frame], points_blob_schema(frame), 256 * 1024)

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from spatialdata.transformations import get_transformation
 
 import spatialdata_plugins.stitch._plugin as plugin
-from spatialdata_plugins.core import read, write
-from spatialdata_plugins.core._cli import build_cli, main
+from spatialdata_plugins.core import build_cli, read, write
+from spatialdata_plugins.core import cli_main as main
 from spatialdata_plugins.stitch import synthetic_tiles
 
 

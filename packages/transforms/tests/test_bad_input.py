@@ -10,7 +10,6 @@ from spatialdata_plugins.core import SpatialDataPluginError
 from spatialdata_plugins.transforms import (
     CoordinateSystemNotFoundError,
     ParameterArrayError,
-    Rotation,
     TransformationError,
     TransformGraph,
     UnknownTransformationTypeError,
@@ -119,13 +118,6 @@ def test_out_of_range_by_dimension_axes_are_rejected_against_the_coordinate_syst
         g.add_coordinate_system(CoordinateSystem.from_dict(cs))
     with pytest.raises(TransformationError, match=r"every axis of the output coordinate system out .* got \[0, 2\]"):
         g.add_transformation(parse_transformation(item))
-
-
-def test_rotation_tolerance_is_stated_and_adjustable():
-    nearly = np.array([[1.0, 1e-7], [0.0, 1.0]])
-    Rotation(nearly)  # within ROTATION_ATOL = 1e-6
-    with pytest.raises(TransformationError, match="tolerance 1e-09"):
-        Rotation(nearly, atol=1e-9)
 
 
 def test_dimension_mismatch_with_coordinate_systems(load_example):

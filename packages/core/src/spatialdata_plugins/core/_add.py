@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-import warnings
 from typing import Any
 
 import zarr
-from zarr.errors import ZarrUserWarning
 
 from spatialdata_plugins.core._defaults import element_type_of
 from spatialdata_plugins.core._errors import (
     ElementExistsError,
-    ElementWriteError,
     InvalidArgumentError,
-    PublishError,
     StoreNotFoundError,
     UnsafeOverwriteError,
+    UnsupportedElementError,
 )
-from spatialdata_plugins.core._io import open_location, write_element_through_hook
-from spatialdata_plugins.core._location import Location, copy_keys, delete_prefix
-from spatialdata_plugins.core._registry import get_registry
+from spatialdata_plugins.core._io import open_location
+from spatialdata_plugins.core._pipeline import apply_update, update_of, validate_elements
 
 ELEMENT_GROUPS = ("images", "labels", "points", "shapes", "tables")
 
@@ -63,7 +57,8 @@ def add_element(
         dask-backed elements are computed while writing.
     element_type
         ``"images"``, ``"labels"``, ``"points"``, ``"shapes"`` or ``"tables"``; default: from spatialdata's model
-        of ``element``.
+        of ``element``. An object that is no element (a lazy container) is written the way its plugin writes
+        attached objects (as a link).
     overwrite
         Replace an existing element of that name and type.
     reads_from
@@ -84,19 +79,17 @@ def add_element(
     PublishError
         The final copy of a replacement failed; the message names the complete copy.
     """
+    from spatialdata_plugins.core._spatialdata import SpatialData
+
     if element_type is None:
         element_type = element_type_of(element)
-        if element_type is None:
-            raise InvalidArgumentError(f"cannot tell the element type of a {type(element).__name__}; pass element_type")
-    if element_type not in ELEMENT_GROUPS:
+    elif element_type not in ELEMENT_GROUPS:
         raise InvalidArgumentError(f"element_type must be one of {ELEMENT_GROUPS}, got {element_type!r}")
     location = open_location(target, "w", storage_options)
     if not location.exists():
         raise StoreNotFoundError(f"no SpatialData store at {location.url}: nothing exists there")
-    root = location.open_root("r+")
-    had_consolidated = location.open_root("r").metadata.consolidated_metadata is not None
-    existing = _existing_type(root, name)
-    if existing is not None and existing != element_type:
+    existing = _existing_type(location.open_root("r"), name)
+    if existing is not None and element_type is not None and existing != element_type:
         raise ElementExistsError(f"{name!r} already exists in {location.url} as an element of {existing}")
     if existing is not None and not overwrite:
         raise ElementExistsError(f"{name!r} already exists in {location.url}; pass overwrite to replace it")
@@ -104,26 +97,24 @@ def add_element(
         raise UnsafeOverwriteError(
             f"cannot replace {name!r} in {location.url}: the new element is computed from it; choose another name"
         )
-    if existing is None:
-        type_attrs = root[element_type].attrs.asdict() if element_type in root else None
-        try:
-            _write(location, root, element_type, name, element)
-        except BaseException as exc:
-            _remove_partial(location, root, element_type, name, type_attrs)
-            if isinstance(exc, Exception) and not isinstance(exc, ElementWriteError):
-                raise ElementWriteError(f"writing {name!r} to {location.url} failed, nothing was kept: {exc}") from exc
-            raise
+    # the hooks see the element as part of a SpatialData, as in a full write; an object that is no element (a
+    # lazy link) is attached, and its plugin decides how it is stored
+    holder = SpatialData()
+    if element_type is None:
+        holder.attach(element, name)
     else:
-        _replace(location, element_type, name, element)
-    if had_consolidated:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=ZarrUserWarning)  # consolidated metadata, as the core writes it
-            zarr.consolidate_metadata(location.store, path=location.path or None, zarr_format=3)
-
-
-def _prefix(location: Location, *parts: str) -> str:
-    base = location.path.strip("/")
-    return "/".join(p for p in (base, *parts) if p)
+        getattr(holder, element_type)[name] = element
+    update = update_of(holder, [name], deletes=[name] if existing is not None and element_type is None else [])
+    validate_elements(update.writes)
+    try:
+        apply_update(location, holder, update)
+    except UnsupportedElementError as exc:
+        if element_type is not None:
+            raise
+        raise InvalidArgumentError(
+            f"cannot tell the element type of a {type(element).__name__} and no installed plugin stores it as an "
+            f"attached object; pass element_type or parse it with spatialdata.models ({exc})"
+        ) from exc
 
 
 def _existing_type(root: zarr.Group, name: str) -> str | None:
@@ -131,40 +122,3 @@ def _existing_type(root: zarr.Group, name: str) -> str | None:
         if element_type in root and name in root[element_type]:
             return element_type
     return None
-
-
-def _write(location: Location, root: zarr.Group, element_type: str, name: str, element: Any) -> None:
-    hook = get_registry().hook
-    options: dict[str, Any] = {"parallel_backend": hook.sdp_parallel_write_backend(location=location)}
-    write_element_through_hook(None, location, root, element_type, name, element, options)
-
-
-def _remove_partial(
-    location: Location, root: zarr.Group, element_type: str, name: str, type_attrs: dict[str, Any] | None
-) -> None:
-    delete_prefix(location.store, _prefix(location, element_type, name))
-    if type_attrs is None:
-        delete_prefix(location.store, _prefix(location, element_type))
-    elif element_type in root:
-        root[element_type].attrs.put(type_attrs)
-
-
-def _replace(location: Location, element_type: str, name: str, element: Any) -> None:
-    staging_dir = tempfile.mkdtemp(prefix=f"sdp-add-{name}-")
-    staged = Location(store=zarr.storage.LocalStore(staging_dir), kind="store", url=staging_dir)
-    try:
-        staged_root = zarr.open_group(store=staged.store, mode="w", zarr_format=3)
-        _write(staged, staged_root, element_type, name, element)
-    except Exception as exc:
-        shutil.rmtree(staging_dir, ignore_errors=True)
-        raise ElementWriteError(f"writing {name!r} failed; {location.url} is unchanged: {exc}") from exc
-    prefix = _prefix(location, element_type, name)
-    try:
-        delete_prefix(location.store, prefix)
-        copy_keys(staged.store, f"{element_type}/{name}", location.store, prefix)
-    except Exception as exc:
-        raise PublishError(
-            f"replacing {name!r} in {location.url} failed half-way ({exc}); the complete new element is in "
-            f"{staging_dir} under {element_type}/{name}"
-        ) from exc
-    shutil.rmtree(staging_dir, ignore_errors=True)

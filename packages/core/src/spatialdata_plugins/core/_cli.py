@@ -156,3 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     except SpatialDataPluginError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+
+
+#: ``spatialdata-plugins`` as a function (``cli_main(["plugins", "--json"])``), for tests and scripts.
+cli_main = main

@@ -142,7 +142,7 @@ def write_points(
     if location.file_like:
         path = location.file_path("points", name, "points.parquet")
         backend = options["parallel_backend"]
-        if location.kind == "local":
+        if location.local_path is not None:
             backend.compute(plain.to_parquet(path, compute=False))
         else:
             backend.compute(plain.to_parquet(path, filesystem=location.fs, compute=False))
@@ -460,7 +460,7 @@ def read_points(
     else:
         path = location.file_path("points", name, "points.parquet")
         kwargs: dict[str, Any] = {"columns": columns, "filters": filters}
-        if location.kind != "local":
+        if location.local_path is None:
             kwargs["filesystem"] = location.fs
         points = dd.read_parquet(path, **kwargs)
     _set_element_metadata(points, group, PointsFormats)
@@ -475,7 +475,7 @@ def read_shapes(
 
     version = _parse_version(group, expect_attrs_key=True)
     if isinstance(ShapesFormats[version], ShapesFormatV01):
-        if location.kind != "local":
+        if location.local_path is None:
             raise NotImplementedError(f"shapes {name!r} use the legacy v0.1 layout, readable only from a local path")
         from spatialdata._io.io_shapes import _read_shapes
 
@@ -509,3 +509,9 @@ def read_table(group: zarr.Group) -> AnnData:
         if isinstance(attrs.get("region"), np.ndarray):
             attrs["region"] = attrs["region"].tolist()
     return table
+
+
+#: Public names of the default writer and reader (``spatialdata_plugins.core.default_write_element``...): a plugin that
+#: takes over an element in ``sdp_write_element`` calls them for the parts it leaves to the default.
+default_write_element = write_element
+default_read_element = read_element

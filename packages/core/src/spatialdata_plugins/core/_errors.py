@@ -56,3 +56,7 @@ class InvalidArgumentError(SpatialDataPluginError, ValueError):
 
 class PublishError(SpatialDataPluginError, OSError):
     """The final swap of a completed write into place failed; the message says where the complete copy is."""
+
+
+class ReadOnlyLocationError(SpatialDataPluginError, PermissionError):
+    """A write to a location that only reads (an icechunk snapshot, a store opened read-only)."""

@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import posixpath
-import shutil
-import tempfile
-import uuid
-import warnings
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import dask.array as da
@@ -18,10 +10,8 @@ import dask.dataframe as dd
 import spatialdata
 import zarr
 from dask.utils import key_split
-from tqdm.auto import tqdm
 from xarray import DataArray, DataTree
-from zarr.errors import GroupNotFoundError, ZarrUserWarning
-from zarr.storage import LocalStore
+from zarr.errors import GroupNotFoundError
 
 from spatialdata_plugins.core._defaults import element_type_of
 from spatialdata_plugins.core._elements import ELEMENT_TYPES
@@ -36,7 +26,8 @@ from spatialdata_plugins.core._errors import (
     UnsupportedElementError,
     UnsupportedTargetError,
 )
-from spatialdata_plugins.core._location import Location, copy_keys, delete_prefix
+from spatialdata_plugins.core._location import Location
+from spatialdata_plugins.core._pipeline import apply_update, update_of, validate_elements
 from spatialdata_plugins.core._registry import get_registry
 from spatialdata_plugins.core._spatialdata import SpatialData
 
@@ -77,11 +68,13 @@ def open_location(target: Any, mode: str = "r", storage_options: dict[str, Any] 
 # ---------------------------------------------------------------------------------------------------- reading
 
 
-def _open_spatialdata_root(location: Location) -> zarr.Group:
+def _open_spatialdata_root(location: Location, consolidated: bool = True) -> zarr.Group:
     if not location.exists():
         raise StoreNotFoundError(f"no SpatialData store at {location.url}: nothing exists there")
     try:
-        root = location.open_root("r")
+        root = zarr.open_group(
+            store=location.store, path=location.path or None, mode="r", use_consolidated=None if consolidated else False
+        )
     except (GroupNotFoundError, FileNotFoundError, KeyError, ValueError) as exc:
         raise NotSpatialDataError(f"{location.url} is not a zarr group, so not a SpatialData store ({exc})") from exc
     attrs = root.attrs.asdict()
@@ -165,8 +158,8 @@ def read(
     for name, obj in to_attach.items():
         sdata.attach(obj, name)
     sdata.location = location
-    if location.kind == "local":
-        sdata.path = Path(location.root)  # type: ignore[arg-type]
+    if location.local_path is not None:
+        sdata.path = location.local_path
     hook.sdp_after_read(
         sdata=sdata, location=location, root=root, selection=frozenset(wanted) if wanted is not None else None
     )
@@ -208,7 +201,7 @@ def read_element(
         If the store has no element ``name``.
     """
     location = open_location(target, "r", storage_options)
-    root = _open_spatialdata_root(location)
+    root = _open_spatialdata_root(location, consolidated=False)  # one element: its own metadata
     for element_type in ELEMENT_TYPES:
         if name in _element_names(root, element_type):
             return _read_one(location, root, element_type, name, {"columns": columns, "filters": filters})
@@ -258,10 +251,10 @@ def _check_not_backing(sdata: spatialdata.SpatialData, location: Location) -> No
         and (sdata.location.identity() == location.identity())
     )
     backing_inside = False
-    if location.kind == "local":
+    root = location.backing_root()
+    if root is not None:
         from spatialdata._io._utils import get_dask_backing_files
 
-        root = os.path.realpath(location.root or "")
         for f in get_dask_backing_files(sdata):
             real = os.path.realpath(f)
             if real == root or real.startswith(root + os.sep):
@@ -272,147 +265,6 @@ def _check_not_backing(sdata: spatialdata.SpatialData, location: Location) -> No
             f"refusing to overwrite {location.url}: the lazily loaded elements {lazy} are read from it. Write to "
             "another location, or load them into memory first (for example sdata[name] = sdata[name].compute())"
         )
-
-
-def _validate(sdata: spatialdata.SpatialData) -> None:
-    from spatialdata.models import TableModel, validate_element
-
-    for element_type, name, element in sdata._gen_elements(include_tables=True):
-        try:
-            if element_type == "tables":
-                TableModel().validate(element)
-            else:
-                validate_element(element)
-        except Exception as exc:
-            raise ElementWriteError(
-                f"element {name!r} ({element_type}) is not valid, nothing was written: {exc}"
-            ) from exc
-
-
-def _staging_location(location: Location) -> Location:
-    """A fresh, empty location to stage a replacement of ``location`` in."""
-    from spatialdata_plugins.core._location import open_local, open_url
-
-    tag = f".sdp-staging-{uuid.uuid4().hex[:12]}"
-    if location.kind == "local":
-        assert location.root is not None
-        parent, base = os.path.split(location.root.rstrip(os.sep))
-        return open_local(os.path.join(parent, f".{base}{tag}"), "w")
-    if location.kind == "fsspec":
-        assert location.fs is not None and location.root is not None
-        parent, base = posixpath.split(location.root.rstrip("/"))
-        protocol = location.fs.protocol if isinstance(location.fs.protocol, str) else location.fs.protocol[0]
-        return open_url(f"{protocol}://{posixpath.join(parent, f'.{base}{tag}')}", "w", location.storage_options)
-    # key-value stores: stage on local disk, encoded as on the target (parquet-in-zarr), then copy the keys over
-    tmp = tempfile.mkdtemp(prefix="sdp-staging-")
-    return Location(store=LocalStore(tmp), kind="store", url=f"staging for {location.url}", extra={"tmpdir": tmp})
-
-
-def _remove(location: Location) -> None:
-    """Delete everything at ``location`` (best effort, used for staging areas and failed fresh writes)."""
-    with contextlib.suppress(Exception):
-        if location.kind == "local" and location.root and os.path.exists(location.root):
-            shutil.rmtree(location.root)
-        elif location.kind == "fsspec" and location.fs is not None and location.fs.exists(location.root):
-            location.fs.rm(location.root, recursive=True)
-        elif location.kind == "store":
-            if "tmpdir" in location.extra:
-                shutil.rmtree(location.extra["tmpdir"], ignore_errors=True)
-            else:
-                delete_prefix(location.store, location.path)
-
-
-def _publish(staged: Location, location: Location) -> None:
-    """Replace ``location`` by the fully written ``staged`` location."""
-    if location.kind == "local":
-        assert location.root is not None and staged.root is not None
-        backup = f"{location.root.rstrip(os.sep)}.sdp-old-{uuid.uuid4().hex[:12]}"
-        os.replace(location.root, backup)
-        try:
-            os.replace(staged.root, location.root)
-        except BaseException:
-            os.replace(backup, location.root)
-            raise
-        shutil.rmtree(backup, ignore_errors=True)
-    else:
-        # object stores have no rename and key-value stores no swap: the old store is removed only once the new
-        # one is complete, and if moving it into place fails the complete copy is kept and named in the error
-        try:
-            if location.kind == "fsspec":
-                assert location.fs is not None
-                location.fs.rm(location.root, recursive=True)
-                location.fs.mv(staged.root, location.root, recursive=True)
-            else:
-                delete_prefix(location.store, location.path)
-                copy_keys(staged.store, "", location.store, location.path)
-        except Exception as exc:
-            raise PublishError(
-                f"the new store was written completely to {staged.url or staged.extra.get('tmpdir')}, but moving "
-                f"it to {location.url} failed ({exc}); the old store was already removed, copy the new one over"
-            ) from exc
-        _remove(staged)
-
-
-def _iter_writes(sdata: spatialdata.SpatialData) -> Iterator[tuple[str | None, str, Any]]:
-    for element_type, name, element in sdata._gen_elements(include_tables=True):
-        yield element_type, name, element
-    if isinstance(sdata, SpatialData):
-        for name in sdata.unresolved_names():
-            yield None, name, sdata.attached[name]
-
-
-@contextlib.contextmanager
-def _quiet_zarr() -> Iterator[None]:
-    # parquet files beside zarr keys and zarr v3 consolidated metadata are by design here, as in spatialdata
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=ZarrUserWarning)
-        yield
-
-
-def write_element_through_hook(
-    sdata: spatialdata.SpatialData | None,
-    location: Location,
-    root: zarr.Group,
-    element_type: str | None,
-    name: str,
-    element: Any,
-    options: dict[str, Any],
-) -> None:
-    """Write one element with the first plugin whose ``sdp_write_element`` takes it; raise if none does."""
-    handled = get_registry().hook.sdp_write_element(
-        sdata=sdata,
-        location=location,
-        root=root,
-        element_type=element_type,
-        name=name,
-        element=element,
-        options=options,
-    )
-    if not handled:
-        raise UnsupportedElementError(
-            f"no installed plugin can write {name!r} (a {type(element).__module__}.{type(element).__name__})"
-        )
-
-
-def _write_into(
-    sdata: spatialdata.SpatialData, location: Location, options: dict[str, Any], progress: bool | None
-) -> None:
-    from spatialdata._io.format import CurrentSpatialDataContainerFormat
-
-    hook = get_registry().hook
-    root = zarr.open_group(store=location.store, path=location.path or None, mode="w", zarr_format=3)
-    sdata.write_attrs(zarr_group=root, sdata_format=CurrentSpatialDataContainerFormat())
-    options = dict(options)
-    options.setdefault("parallel_backend", hook.sdp_parallel_write_backend(location=location))
-    writes = list(_iter_writes(sdata))
-    for element_type, name, element in tqdm(
-        writes, desc=f"writing {location.url}", unit="element", disable=None if progress is None else not progress
-    ):
-        write_element_through_hook(sdata, location, root, element_type, name, element, options)
-    hook.sdp_after_write(sdata=sdata, location=location, root=root, options=options)
-    # stores without consolidated metadata (icechunk keeps its own, versioned metadata) are simply not consolidated
-    if options.get("consolidate_metadata", True) and getattr(location.store, "supports_consolidated_metadata", True):
-        zarr.consolidate_metadata(location.store, path=location.path or None, zarr_format=3)
 
 
 def write(
@@ -484,29 +336,29 @@ def write(
         raise StoreExistsError(f"{location.url} already exists; pass overwrite=True to replace it")
     if exists:
         _check_not_backing(sdata, location)
-    _validate(sdata)
+    update = update_of(sdata)
+    validate_elements(update.writes)
     options = {
         "consolidate_metadata": consolidate_metadata,
         "shapes_geometry_encoding": shapes_geometry_encoding,
         "raster_compressor": raster_compressor,
+        "progress": progress,
         **plugin_options,
     }
-    staged = _staging_location(location) if exists else location
+    staged = location.staging(replace=exists)
     try:
-        with _quiet_zarr():
-            _write_into(sdata, staged, options, progress)
-        if staged is not location:
-            _publish(staged, location)
+        apply_update(staged, sdata, update, options=options, progress=progress)
+        location.publish(staged)
     except PublishError:
         raise  # the staged copy is the only complete one left: keep it
     except BaseException as exc:
-        _remove(staged)
-        if isinstance(exc, Exception) and not isinstance(exc, ElementWriteError | UnsupportedElementError):
+        staged.discard()
+        if isinstance(exc, Exception) and not isinstance(exc, UnsupportedElementError):
             state = "was left as it was" if exists else "was not created"
             raise ElementWriteError(f"writing to {location.url} failed, the store {state}: {exc}") from exc
         raise
     if isinstance(sdata, SpatialData):
         sdata.location = location
-    if location.kind == "local":
-        sdata.path = Path(location.root)  # type: ignore[arg-type]
+    if location.local_path is not None:
+        sdata.path = location.local_path
     return location

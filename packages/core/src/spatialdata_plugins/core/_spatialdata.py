@@ -40,7 +40,12 @@ class SpatialData(spatialdata.SpatialData):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._attached: dict[str, Any] = {}
+        self._requested_writes: set[str] = set()
         self.location: Location | None = None
+        #: The transaction open on this object (set by the plugin that provides transactions, ``None`` outside one).
+        #: Operations that store something beside an element (a points index) on a read-only source defer to it
+        #: with :meth:`request_write` instead of failing.
+        self.open_transaction: Any = None
 
     @classmethod
     def from_spatialdata(cls, sdata: spatialdata.SpatialData) -> SpatialData:
@@ -218,6 +223,36 @@ class SpatialData(spatialdata.SpatialData):
             if not keep_links:
                 self._attached.pop(name)
         return resolved
+
+    # ----------------------------------------------------------------------------------- deferred writes
+
+    def request_write(self, name: str) -> None:
+        """Ask the next incremental update of the store (a transaction's commit) to write ``name`` again.
+
+        A plugin that stores something beside an element and cannot write it now (the object was read from a
+        read-only snapshot) records its work on the element (for example in ``element.attrs``) and calls this
+        inside a transaction: the commit then writes the element through the write pipeline, and the plugin's
+        ``sdp_after_write`` stores its part.
+
+        Parameters
+        ----------
+        name
+            An element or attached name.
+
+        Raises
+        ------
+        ElementNotFoundError
+            If there is no such element or attached object.
+        """
+        if name not in self._attached and not self._has_element(name):
+            available = sorted(self._element_names() | set(self._attached))
+            raise ElementNotFoundError(f"no element named {name!r}; available: {available}")
+        self._requested_writes.add(name)
+
+    def take_requested_writes(self) -> set[str]:
+        """Return and forget the names passed to :meth:`request_write` (called by the update that writes them)."""
+        names, self._requested_writes = self._requested_writes, set()
+        return names
 
     # ----------------------------------------------------------------------------------- element access
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from spatialdata_plugins.core._location import Location
     from spatialdata_plugins.core._parallel import ParallelWriteBackend
+    from spatialdata_plugins.core._pipeline import Update
     from spatialdata_plugins.core._spatialdata import SpatialData
 
 PROJECT_NAME = "spatialdata_plugins"
@@ -131,10 +132,14 @@ def sdp_after_read(sdata: SpatialData, location: Location, root: zarr.Group, sel
 
 
 @hookspec
-def sdp_after_write(sdata: SpatialData, location: Location, root: zarr.Group, options: dict[str, Any]) -> None:
-    """Add plugin artefacts after all elements were written and before the store is published.
+def sdp_after_write(
+    sdata: SpatialData, location: Location, root: zarr.Group, options: dict[str, Any], update: Update
+) -> None:
+    """Add plugin artefacts after the elements of one use of the write pipeline were written.
 
-    A failure here fails the whole write, which then leaves the previous store as it was.
+    Called once per use of the pipeline: a full write (before the store is published), :func:`add_element`, and a
+    transaction's incremental update (before the commit). A failure here fails a full write, which then leaves the
+    previous store as it was, and a transaction, which then commits nothing.
 
     Parameters
     ----------
@@ -145,7 +150,13 @@ def sdp_after_write(sdata: SpatialData, location: Location, root: zarr.Group, op
     root
         Its root zarr group.
     options
-        Writer options given to ``write``.
+        Writer options given to ``write`` (the same dict every ``sdp_write_element`` call of this use saw, so a
+        plugin can collect there what it stores at the end).
+    update
+        What this use of the pipeline wrote: :attr:`Update.full <spatialdata_plugins.core.Update.full>` for a
+        whole store; otherwise only the names in ``update.written`` and ``update.deleted`` changed and a plugin
+        must keep what it stored for the others. Implementations written before this argument existed may leave
+        it out (they then see every use as a full write).
     """
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from spatialdata_plugins.core._cli import parse_storage_options, storage_option
+from spatialdata_plugins.core import parse_storage_options, storage_option
 
 
 def write_table(sdata: Any, table: Any, name: str, *, overwrite: bool = False) -> Path:

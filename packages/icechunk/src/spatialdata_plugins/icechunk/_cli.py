@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from spatialdata_plugins.core._cli import parse_storage_options, storage_option
+from spatialdata_plugins.core import parse_storage_options, storage_option
 
 
 def _options(pairs: tuple[str, ...]) -> dict[str, Any] | None:

@@ -11,6 +11,7 @@ def run_demo(sdata: Any, workdir: str, echo: Callable[[str], None]) -> None:
     """Write ``sdata`` to a new repository, change it in a transaction, show a failed one, the log and a diff."""
     import icechunk
 
+    from spatialdata_plugins.core import SpatialData
     from spatialdata_plugins.icechunk import diff, log, open_repository, read, transaction, write
 
     if "ICECHUNK_LOG" not in os.environ:
@@ -19,10 +20,20 @@ def run_demo(sdata: Any, workdir: str, echo: Callable[[str], None]) -> None:
         icechunk.set_logs_filter("error")
     path = os.path.join(workdir, "demo.icechunk")
     repo = open_repository(path, create=True)
-    first = write(sdata, repo, message="demo data", progress=False)
+    # a new object holding the same elements: writing makes the object written live in the repository (its
+    # location becomes the commit), and the other demo steps keep using the demo store
+    own = SpatialData(
+        images=dict(sdata.images),
+        labels=dict(sdata.labels),
+        points=dict(sdata.points),
+        shapes=dict(sdata.shapes),
+        tables=dict(sdata.tables),
+        attrs=dict(sdata.attrs),
+    )
+    first = write(own, repo, message="demo data", progress=False)
     echo(f"icechunk: wrote the demo data to {path} as one commit ({first})")
     back = read(repo)
-    with transaction(back, repo, message="drop the regions, annotate", progress=False):
+    with transaction(back, message="drop the regions, annotate", progress=False):  # the repository back came from
         del back["regions"]
         back.attrs["annotated"] = True
     try:

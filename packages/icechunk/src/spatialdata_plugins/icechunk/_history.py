@@ -10,7 +10,7 @@ import icechunk
 import zarr
 
 from spatialdata_plugins.core import InvalidArgumentError
-from spatialdata_plugins.icechunk._io import elements_on_disk
+from spatialdata_plugins.core import stored_elements as elements_on_disk
 from spatialdata_plugins.icechunk._repo import (
     describe,
     open_repository,

@@ -3,34 +3,136 @@
 from __future__ import annotations
 
 import contextlib
-import warnings
-from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import dask
 import icechunk
 import zarr
-from tqdm.auto import tqdm
-from zarr.errors import ZarrUserWarning
 
-from spatialdata_plugins.core import ElementWriteError, Location, get_registry
+from spatialdata_plugins.core import ElementWriteError, Location
 from spatialdata_plugins.core import read as core_read
 from spatialdata_plugins.icechunk._parallel import IcechunkForkBackend, is_dask_raster, scale_arrays, zeros_placeholder
-from spatialdata_plugins.icechunk._repo import ELEMENT_TYPES, describe, open_repository, readonly_session
+from spatialdata_plugins.icechunk._repo import describe, open_repository, readonly_session
 
 SESSION_KEY = "icechunk_session"
 
 
-def session_location(session: icechunk.Session, repo: icechunk.Repository | None = None) -> Location:
-    """A core :class:`~spatialdata_plugins.core.Location` for an icechunk session (a key-value store)."""
+@dataclass
+class IcechunkLocation(Location):
+    """An icechunk session as a core :class:`~spatialdata_plugins.core.Location` (a key-value zarr store).
+
+    A session the plugin opened itself (``owned``) is *transactional*: it is its own staging area, the core's write
+    pipeline writes into it in place, :meth:`publish` is the commit and :meth:`discard` drops every change. A
+    session the user passed is theirs to commit: the core then stages a replacement elsewhere and copies it in, as
+    for any key-value store.
+    """
+
+    owned: bool = False
+    commit_message: str = "Write SpatialData"
+    commit_metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def session(self) -> icechunk.Session:
+        """The session."""
+        return self.extra[SESSION_KEY]
+
+    @property
+    def repository(self) -> icechunk.Repository | None:
+        """The repository, when known."""
+        return self.extra.get("icechunk_repository")
+
+    @property
+    def transactional(self) -> bool:
+        """Whether this location commits (and discards) its own session."""
+        return self.owned
+
+    @property
+    def writable(self) -> bool:
+        """Whether the session accepts writes."""
+        return not self.session.read_only
+
+    def identity(self) -> tuple[Any, ...]:
+        """Repository and branch of a writable session, repository and snapshot of a read-only one.
+
+        A read-only session never names the same data as a writable one: what is read from a snapshot stays
+        readable whatever is committed, so an element read from a branch can be written back to it.
+        """
+        repo = self.repository
+        where = repr(repo.storage) if repo is not None else f"session-{id(self.session)}"
+        if self.session.read_only:
+            return ("icechunk", where, "snapshot", self.session.snapshot_id)
+        return ("icechunk", where, "branch", self.session.branch)
+
+    def staging(self, replace: bool) -> Location:
+        """An owned session is its own staging area (a full write replaces its root group)."""
+        return self if self.owned else super().staging(replace)
+
+    def element_staging(self) -> Location:
+        """Elements are written in place in an owned session (nothing is visible before the commit)."""
+        return self if self.owned else super().element_staging()
+
+    def publish(self, staged: Location) -> None:
+        """Commit an owned session; afterwards this location reads the new snapshot."""
+        if not self.owned:
+            super().publish(staged)
+            return
+        snapshot = self.session.commit(self.commit_message, metadata=self.commit_metadata or None)
+        self.pin(snapshot)
+
+    def pin(self, snapshot: str) -> None:
+        """Point this location at a read-only session of ``snapshot`` (after a commit)."""
+        repo = self.repository
+        if repo is None:
+            return
+        branch = self.session.branch
+        session = repo.readonly_session(snapshot_id=snapshot)
+        self.store = session.store
+        self.extra[SESSION_KEY] = session
+        self.extra["icechunk_snapshot"] = snapshot
+        self.extra["icechunk_branch"] = branch
+        self.url = f"icechunk {describe(repo)} @ snapshot {snapshot}"
+        self.source = session
+        self.owned = False
+
+    def discard(self) -> None:
+        """Drop every uncommitted change of an owned session."""
+        if not self.owned:
+            super().discard()
+            return
+        with contextlib.suppress(icechunk.IcechunkError):
+            self.session.discard_changes()
+
+
+def session_location(
+    session: icechunk.Session, repo: icechunk.Repository | None = None, *, owned: bool = False
+) -> IcechunkLocation:
+    """A core :class:`~spatialdata_plugins.core.Location` for an icechunk session (a key-value store).
+
+    Parameters
+    ----------
+    session
+        The session.
+    repo
+        Its repository (for messages, and to read the new snapshot after a commit).
+    owned
+        Whether the caller lets the location commit and discard the session (the core's write pipeline then
+        writes into it in place); a session the user passed is never owned.
+
+    Returns
+    -------
+    IcechunkLocation
+        The location.
+    """
     where = describe(repo) if repo is not None else "icechunk"
     at = f"branch {session.branch}" if session.branch and not session.read_only else f"snapshot {session.snapshot_id}"
-    return Location(
+    return IcechunkLocation(
         store=session.store,
         kind="store",
         url=f"icechunk {where} @ {at}",
         source=session,
         extra={SESSION_KEY: session, "icechunk_repository": repo},
+        owned=owned,
     )
 
 
@@ -79,156 +181,6 @@ def read(
     return core_read(location, selection=selection)
 
 
-def elements_on_disk(root: zarr.Group) -> dict[str, str]:
-    """``{name: element_type}`` of the elements stored below a SpatialData root group."""
-    out: dict[str, str] = {}
-    for element_type in ELEMENT_TYPES:
-        if element_type in root:
-            for name, _ in root[element_type].groups():
-                if not name.startswith("."):
-                    out[name] = element_type
-    return out
-
-
-@contextlib.contextmanager
-def _quiet_zarr() -> Iterator[None]:
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=ZarrUserWarning)
-        yield
-
-
-def validate_elements(writes: dict[str, tuple[str, Any]]) -> None:
-    """Validate elements with ``spatialdata.models`` before anything is written.
-
-    Raises
-    ------
-    ElementWriteError
-        Naming the first invalid element.
-    """
-    from spatialdata.models import TableModel, validate_element
-
-    for name, (element_type, element) in writes.items():
-        try:
-            if element_type == "tables":
-                TableModel().validate(element)
-            else:
-                validate_element(element)
-        except Exception as exc:
-            raise ElementWriteError(
-                f"element {name!r} ({element_type}) is not valid, nothing was committed: {exc}"
-            ) from exc
-
-
-def apply_changes(
-    session: icechunk.Session,
-    sdata: Any,
-    *,
-    writes: dict[str, tuple[str, Any]],
-    deletes: list[str],
-    attrs: dict[str, Any] | None,
-    repo: icechunk.Repository | None = None,
-    parallel: str = "auto",
-    progress: bool | None = None,
-    options: dict[str, Any] | None = None,
-) -> IcechunkForkBackend:
-    """Write element changes into a writable session (nothing is committed here).
-
-    Parameters
-    ----------
-    session
-        Writable session.
-    sdata
-        The SpatialData the elements belong to (passed to the write hooks).
-    writes
-        ``{name: (element_type, element)}`` to add or replace.
-    deletes
-        Names of elements to remove.
-    attrs
-        New root attributes (``SpatialData.attrs``), or ``None`` to leave them.
-    repo
-        The repository (for messages).
-    parallel
-        ``"auto"``, ``"fork"`` or ``"direct"``: how dask-backed rasters and points are written (see
-        :class:`~spatialdata_plugins.icechunk.IcechunkForkBackend`).
-    progress
-        Progress bar over the elements; ``None``: only on a terminal.
-    options
-        Extra writer options for the hooks (``raster_compressor``, ``chunk_bytes``...).
-
-    Returns
-    -------
-    IcechunkForkBackend
-        The backend used (it counts the forks merged).
-    """
-    from spatialdata._io.format import CurrentSpatialDataContainerFormat
-
-    hook = get_registry().hook
-    location = session_location(session, repo)
-    backend = IcechunkForkBackend(session, parallel)
-    opts: dict[str, Any] = {
-        "consolidate_metadata": False,
-        "shapes_geometry_encoding": None,
-        "raster_compressor": None,
-        **(options or {}),
-        "parallel_backend": backend,
-    }
-    with _quiet_zarr():
-        root = zarr.open_group(session.store, mode="a", zarr_format=3)
-        fmt = CurrentSpatialDataContainerFormat()
-        base_attrs = {"spatialdata_attrs": {"version": fmt.spatialdata_format_version} | fmt.attrs_to_dict()}
-        if "spatialdata_attrs" not in root.attrs:
-            root.attrs.put(base_attrs | (attrs or {}))
-        elif attrs is not None:
-            root.attrs.put(base_attrs | attrs)
-        stored = elements_on_disk(root)
-        for name in [*deletes, *writes]:
-            if name in stored:
-                del root[stored[name]][name]
-        for name, (element_type, element) in tqdm(
-            writes.items(),
-            desc=f"writing to {location.url}",
-            unit="element",
-            disable=None if progress is None else not progress,
-        ):
-            try:
-                handled = hook.sdp_write_element(
-                    sdata=sdata,
-                    location=location,
-                    root=root,
-                    element_type=element_type,
-                    name=name,
-                    element=element,
-                    options=opts,
-                )
-            except ElementWriteError:
-                raise
-            except Exception as exc:  # name the element that failed
-                raise ElementWriteError(f"writing {element_type} element {name!r} failed: {exc}") from exc
-            if not handled:
-                raise ElementWriteError(f"no installed plugin wrote element {name!r} ({element_type})")
-        if any(t == "labels" for t, _ in writes.values()) or any(stored.get(n) == "labels" for n in deletes):
-            sync_labels_list(root)
-    return backend
-
-
-def sync_labels_list(root: zarr.Group) -> None:
-    """Make the OME-NGFF ``labels`` list of the ``labels`` group name exactly the labels elements stored.
-
-    spatialdata appends a name when it writes labels and never removes one: a deleted labels element would stay
-    listed and a replaced one be listed twice. The order of the names still listed is kept; new ones follow.
-    """
-    if "labels" not in root:
-        return
-    group = root["labels"]
-    present = {name for name, _ in group.groups() if not name.startswith(".")}
-    ome = dict(group.attrs.get("ome") or {})
-    listed = list(ome.get("labels") or [])
-    names = list(dict.fromkeys(n for n in listed if n in present)) + sorted(present - set(listed))
-    if names != listed:
-        ome["labels"] = names
-        group.attrs["ome"] = ome
-
-
 def write_raster_forked(
     location: Location, root: zarr.Group, element_type: str, name: str, element: Any, options: dict[str, Any]
 ) -> bool | None:
@@ -246,12 +198,12 @@ def write_raster_forked(
         or not is_dask_raster(element)
     ):
         return None
-    from spatialdata_plugins.core._elements import raster_multiscales, write_element
+    from spatialdata_plugins.core import default_write_element, raster_multiscales
 
     # spatialdata's writer creates the groups, arrays and OME-NGFF metadata; zeros are not stored (fill value), and
     # the synchronous scheduler keeps the writable session in this process
     with dask.config.set(scheduler="synchronous"):
-        write_element(location, root, element_type, name, zeros_placeholder(element), options)
+        default_write_element(location, root, element_type, name, zeros_placeholder(element), options)
     group = root[element_type][name]
     _, multiscales = raster_multiscales(group)
     targets = [group[d["path"]] for d in multiscales["datasets"]]
@@ -283,8 +235,10 @@ def write_points_forked(
         or not isinstance(element, dd.DataFrame)
     ):
         return None
-    from spatialdata_plugins.core._elements import write_element
+    from spatialdata_plugins.core import default_write_element
 
-    write_element(location, root, element_type, name, element, {**options, "points_parts_writer": backend.store_points})
+    default_write_element(
+        location, root, element_type, name, element, {**options, "points_parts_writer": backend.store_points}
+    )
     backend.forked_elements.append(name)
     return True

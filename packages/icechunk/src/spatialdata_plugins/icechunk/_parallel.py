@@ -98,7 +98,7 @@ class IcechunkForkBackend:
     ) -> list[dict[str, Any]]:
         """Write the partitions of a points element into a fork, one parquet file each, and merge the fork back.
 
-        The core's ``points_parts_writer`` (see :func:`spatialdata_plugins.core._elements.write_points`): one task
+        The core's ``points_parts_writer`` (see :func:`spatialdata_plugins.core.write_points_part`): one task
         per partition, computed where the partition is (a ``dask.distributed`` worker), writes array
         ``parquet.<i>`` of ``group`` in its copy of one fork of the session and returns it with the part's entry.
 
@@ -142,7 +142,7 @@ def _write_points_part_in_fork(
     fork: icechunk.ForkSession, path: str, name: str, frame: Any, schema: Any, chunk_bytes: int
 ) -> tuple[icechunk.ForkSession, dict[str, Any]]:
     """Run in a worker: write one partition as a parquet file into array ``name`` of group ``path`` of the fork."""
-    from spatialdata_plugins.core._elements import write_points_part
+    from spatialdata_plugins.core import write_points_part
 
     group = zarr.open_group(fork.store, path=path, mode="r+")
     return fork, write_points_part(group, name, [frame], schema, chunk_bytes)

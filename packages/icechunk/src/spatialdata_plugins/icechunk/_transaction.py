@@ -12,9 +12,20 @@ import spatialdata
 import zarr
 from dask.base import tokenize
 
-from spatialdata_plugins.core import ElementWriteError, InvalidArgumentError
+from spatialdata_plugins.core import (
+    ElementWriteError,
+    InvalidArgumentError,
+    SpatialData,
+    Update,
+    apply_update,
+    elements_and_attached,
+    stored_elements,
+    validate_elements,
+)
+from spatialdata_plugins.core import write as core_write
 from spatialdata_plugins.icechunk._errors import NestedTransactionError, TransactionConflictError
-from spatialdata_plugins.icechunk._io import apply_changes, session_location, validate_elements
+from spatialdata_plugins.icechunk._io import session_location
+from spatialdata_plugins.icechunk._parallel import IcechunkForkBackend
 from spatialdata_plugins.icechunk._repo import (
     DEFAULT_BRANCH,
     ELEMENT_TYPES,
@@ -123,11 +134,28 @@ class Changes:
         }
 
 
-def _state(sdata: spatialdata.SpatialData) -> dict[str, tuple[str, Any, str]]:
+def _state(sdata: spatialdata.SpatialData) -> dict[str, tuple[str | None, Any, str]]:
+    """``{name: (element_type, object, token)}``; attached objects (lazy links) have type ``None``.
+
+    An attached object is identified by the object itself: attaching another one under its name is a replacement,
+    and accessing it (which loads its data) changes nothing that is stored.
+    """
     return {
-        name: (element_type, element, _fingerprint(element))
-        for element_type, name, element in sdata._gen_elements(include_tables=True)
+        name: (element_type, obj, _fingerprint(obj) if element_type is not None else f"attached-{id(obj)}")
+        for element_type, name, obj in elements_and_attached(sdata)
     }
+
+
+def _stored_type(element_type: str | None, obj: Any) -> str:
+    """The element type recorded in the commit metadata (an attached object's own, when it declares one)."""
+    return element_type or str(getattr(obj, "element_type", None) or "attached")
+
+
+def _repository_of(sdata: spatialdata.SpatialData) -> icechunk.Repository | None:
+    """The repository ``sdata`` was read from or last committed to, if any."""
+    extra = getattr(getattr(sdata, "location", None), "extra", None) or {}
+    repo = extra.get("icechunk_repository")
+    return repo if isinstance(repo, icechunk.Repository) else None
 
 
 class Transaction:
@@ -160,9 +188,9 @@ class Transaction:
     def __init__(
         self,
         sdata: spatialdata.SpatialData,
-        repo: Any,
+        repo: Any = None,
         *,
-        message: str,
+        message: str | None = None,
         branch: str | None = None,
         metadata: dict[str, Any] | None = None,
         rebase: bool = True,
@@ -174,8 +202,15 @@ class Transaction:
     ) -> None:
         if not isinstance(sdata, spatialdata.SpatialData):
             raise InvalidArgumentError(f"transaction() needs a spatialdata.SpatialData, got {type(sdata).__name__}")
-        if not isinstance(message, str) or not message.strip():
-            raise InvalidArgumentError("give the transaction a commit message (message='what changed')")
+        if message is not None and (not isinstance(message, str) or not message.strip()):
+            raise InvalidArgumentError("the commit message must be a non-empty string (or leave it out)")
+        if repo is None:
+            repo = _repository_of(sdata)
+            if repo is None:
+                raise InvalidArgumentError(
+                    "this SpatialData was not read from (or committed to) an icechunk repository: pass the "
+                    "repository, transaction(sdata, repo), or read it with spatialdata_plugins.icechunk.read(repo)"
+                )
         self.sdata = sdata
         self._given_session: icechunk.Session | None = None
         if isinstance(repo, icechunk.Session):
@@ -190,7 +225,8 @@ class Transaction:
             self.branch = branch or _branch_read_from(sdata, self.repo) or DEFAULT_BRANCH
         if parallel not in ("auto", "fork", "direct"):
             raise InvalidArgumentError(f"parallel must be 'auto', 'fork' or 'direct', got {parallel!r}")
-        self.message = message
+        self.message = message or ""
+        self._default_message = message is None
         self.metadata = dict(metadata or {})
         self.rebase = rebase
         self.parallel = parallel
@@ -205,8 +241,9 @@ class Transaction:
         self.forked_elements: list[str] = []
         self.replays = 0
         self._keys: list[str] = []
-        self._before: dict[str, tuple[str, Any, str]] = {}
+        self._before: dict[str, tuple[str | None, Any, str]] = {}
         self._attrs_before: dict[str, Any] = {}
+        self._previous_transaction: Any = None
 
     # -------------------------------------------------------------------------------------------- context
 
@@ -237,6 +274,12 @@ class Transaction:
         self._before = _state(self.sdata)
         self._attrs_before = copy.deepcopy(dict(self.sdata.attrs))
         keys.update(self._keys)
+        if isinstance(self.sdata, SpatialData):
+            # operations that store something beside an element (a points index) on this read-only snapshot
+            # defer their work to this transaction (SpatialData.request_write)
+            self._previous_transaction = self.sdata.open_transaction
+            self.sdata.open_transaction = self
+            self.sdata.take_requested_writes()
         return self
 
     def _nested_error(self) -> NestedTransactionError:
@@ -256,49 +299,55 @@ class Transaction:
         finally:
             _active_keys().difference_update(self._keys)
             self._keys = []
+            if isinstance(self.sdata, SpatialData):
+                self.sdata.open_transaction = self._previous_transaction
 
     # -------------------------------------------------------------------------------------------- internals
 
     def _where(self) -> str:
         return describe(self.repo) if self.repo is not None else "this icechunk session"
 
-    def _diff(self) -> tuple[Changes, dict[str, tuple[str, Any]]]:
+    def _diff(self) -> tuple[Changes, Update]:
         after = _state(self.sdata)
+        requested = self.sdata.take_requested_writes() if isinstance(self.sdata, SpatialData) else set()
         changes = Changes()
-        writes: dict[str, tuple[str, Any]] = {}
-        for name, (element_type, element, token) in after.items():
+        update = Update()
+        for name, (element_type, obj, token) in after.items():
             old = self._before.get(name)
             if old is None:
                 changes.added.append(name)
-            elif old[1] is not element or old[0] != element_type or old[2] != token:
+            elif old[1] is not obj or old[0] != element_type or old[2] != token or name in requested:
                 changes.replaced.append(name)
             else:
                 continue
-            writes[name] = (element_type, element)
-            changes.element_types[name] = element_type
-        for name, (element_type, _, _) in self._before.items():
+            update.writes.append((element_type, name, obj))
+            changes.element_types[name] = _stored_type(element_type, obj)
+        for name, (element_type, obj, _) in self._before.items():
             if name not in after:
                 changes.deleted.append(name)
-                changes.element_types[name] = element_type
+                update.deletes.append(name)
+                changes.element_types[name] = _stored_type(element_type, obj)
         changes.attrs_changed = tokenize(self._attrs_before) != tokenize(dict(self.sdata.attrs))
-        return changes, writes
+        update.attrs = dict(self.sdata.attrs) if changes.attrs_changed else None
+        return changes, update
 
     def _commit(self) -> None:
         assert self.session is not None
-        changes, writes = self._diff()
+        changes, update = self._diff()
         self.changes = changes
+        if self._default_message:
+            self.message = _describe_changes(changes)
         if changes.empty and not self.allow_empty:
             self._discard()
             return
-        attrs = dict(self.sdata.attrs) if changes.attrs_changed else None
         try:
-            validate_elements(writes)
-            backend = self._apply(changes, writes, attrs)
+            validate_elements(update.writes)
+            backend = self._apply(update)
             self.forks_merged = backend.forks_merged
             self.forked_elements = list(backend.forked_elements)
             metadata = {**self.metadata, METADATA_KEY: changes.as_metadata()}
             # never commit after an error: a failed write can leave debris in the session
-            self.snapshot_id = self._do_commit(metadata, changes, writes, attrs)
+            self.snapshot_id = self._do_commit(metadata, changes, update)
         except BaseException as exc:
             self._rollback_sdata()
             self._discard()
@@ -310,9 +359,7 @@ class Transaction:
             raise
         self._point_sdata_at_commit()
 
-    def _do_commit(
-        self, metadata: dict[str, Any], changes: Changes, writes: dict[str, tuple[str, Any]], attrs: Any
-    ) -> str:
+    def _do_commit(self, metadata: dict[str, Any], changes: Changes, update: Update) -> str:
         assert self.session is not None
         while True:
             try:
@@ -327,13 +374,13 @@ class Transaction:
             except (icechunk.RebaseFailedError, icechunk.ConflictError) as exc:
                 replayable, overlap = self._replayable(exc, changes)
                 if replayable:
-                    self._replay(changes, writes, attrs)
+                    self._replay(update)
                     continue
                 conflicting = overlap or _conflicting_elements(exc) or changes.elements
                 pending = {
-                    "written": {name: element for name, (_, element) in writes.items()},
+                    "written": {name: element for _, name, element in update.writes},
                     "deleted": list(changes.deleted),
-                    "attrs": attrs,
+                    "attrs": update.attrs,
                 }
                 how = "" if self.rebase else " (rebase=False: any concurrent commit conflicts)"
                 raise TransactionConflictError(
@@ -377,12 +424,13 @@ class Transaction:
             overlap.append("attrs")
         return not overlap, overlap
 
-    def _replay(self, changes: Changes, writes: dict[str, tuple[str, Any]], attrs: Any) -> None:
+    def _replay(self, update: Update) -> None:
         """Write the same changes again into a new session on the branch tip (container metadata is merged there).
 
         spatialdata's writers add each new labels element to the OME-NGFF ``labels`` list they find on the tip, and
-        :func:`~spatialdata_plugins.icechunk._io.apply_changes` keeps that list equal to the labels stored, so the
-        other commit's additions and this one's end up in the list together.
+        the core's incremental update keeps that list equal to the labels stored
+        (:func:`~spatialdata_plugins.core.sync_labels_list`), so the other commit's additions and this one's end up
+        in the list together.
         """
         assert self.repo is not None and self.session is not None
         try:
@@ -390,24 +438,18 @@ class Transaction:
         except icechunk.IcechunkError:
             pass
         self.session = writable_session(self.repo, self.branch)
-        backend = self._apply(changes, writes, attrs)
+        backend = self._apply(update)
         self.forks_merged += backend.forks_merged
         self.replays += 1
 
-    def _apply(self, changes: Changes, writes: dict[str, tuple[str, Any]], attrs: Any) -> Any:
-        """Write the transaction's changes into its current session (first attempt and replays alike)."""
+    def _apply(self, update: Update) -> IcechunkForkBackend:
+        """Write the transaction's update into its session through the core's write pipeline (no commit here)."""
         assert self.session is not None
-        return apply_changes(
-            self.session,
-            self.sdata,
-            writes=writes,
-            deletes=changes.deleted,
-            attrs=attrs,
-            repo=self.repo,
-            parallel=self.parallel,
-            progress=self.progress,
-            options=self.write_options,
-        )
+        backend = IcechunkForkBackend(self.session, self.parallel)
+        location = session_location(self.session, self.repo, owned=True)
+        options = {**self.write_options, "parallel_backend": backend, "progress": self.progress}
+        apply_update(location, self.sdata, update, options=options, progress=self.progress)
+        return backend
 
     def _discard(self) -> None:
         if self.session is not None and self._given_session is None:
@@ -417,17 +459,24 @@ class Transaction:
                 pass
 
     def _rollback_sdata(self) -> None:
-        """Put back the elements and attrs ``sdata`` held when the transaction started."""
+        """Put back the elements, attached objects and attrs ``sdata`` held when the transaction started."""
         sdata = self.sdata
-        current = {name: (t, el) for t, name, el in sdata._gen_elements(include_tables=True)}
-        for name, (element_type, _) in current.items():
+        for name, (element_type, obj, _) in _state(sdata).items():
             old = self._before.get(name)
-            if old is None or old[0] != element_type:
+            if old is not None and old[0] == element_type and old[1] is obj:
+                continue
+            if element_type is None:
+                sdata.detach(name)  # type: ignore[attr-defined]
+            else:
                 del getattr(sdata, element_type)[name]
-        for name, (element_type, element, _) in self._before.items():
-            store = getattr(sdata, element_type)
-            if name not in store or store[name] is not element:
-                store[name] = element
+        now = _state(sdata)
+        for name, (element_type, obj, _) in self._before.items():
+            if name in now:
+                continue
+            if element_type is None:
+                sdata.attach(obj, name)  # type: ignore[attr-defined]
+            else:
+                getattr(sdata, element_type)[name] = obj
         sdata.attrs = copy.deepcopy(self._attrs_before)
 
     def _point_sdata_at_commit(self) -> None:
@@ -452,6 +501,18 @@ def _branch_read_from(sdata: spatialdata.SpatialData, repo: icechunk.Repository)
     return None
 
 
+def _describe_changes(changes: Changes) -> str:
+    """A commit message listing what changed (used when the transaction was given none)."""
+    parts = [
+        f"{verb} {', '.join(sorted(names))}"
+        for verb, names in (("add", changes.added), ("replace", changes.replaced), ("delete", changes.deleted))
+        if names
+    ]
+    if changes.attrs_changed:
+        parts.append("update attrs")
+    return "; ".join(parts) or "no changes"
+
+
 def _conflicting_elements(exc: BaseException) -> list[str]:
     names: set[str] = set()
     for conflict in getattr(exc, "conflicts", None) or []:
@@ -468,9 +529,9 @@ def _conflicting_elements(exc: BaseException) -> list[str]:
 
 def transaction(
     sdata: spatialdata.SpatialData,
-    repo: Any,
+    repo: Any = None,
     *,
-    message: str,
+    message: str | None = None,
     branch: str | None = None,
     metadata: dict[str, Any] | None = None,
     rebase: bool = True,
@@ -483,6 +544,7 @@ def transaction(
     """Make element adds, replacements, deletions and attrs changes on ``sdata`` one icechunk commit.
 
     Inside the ``with`` block change ``sdata`` as usual (``sdata["cells"] = shapes``, ``del sdata["old"]``,
+    ``sdata.attach(link)`` for a lazy link,
     ``sdata.attrs["step"] = 2``, in-place changes of in-memory tables and shapes). On normal exit the changes are
     found by comparing every element (identity and a content token) and the attrs with their state on entry, written
     into a writable session and committed once, with ``message`` and metadata listing what changed. If the block
@@ -490,15 +552,20 @@ def transaction(
     elements and attrs it had on entry (in-place edits of an element object are not undone: the repository never
     sees them).
 
+    Everything is written through the core's write pipeline (:func:`spatialdata_plugins.core.apply_update`), so
+    every plugin's write hooks run as in a full write: lazy links stay links, a points index requested inside the
+    block (``build_points_index(sdata, name)`` on the read-only snapshot) is built and committed with the rest.
+
     Parameters
     ----------
     sdata
         The SpatialData to change, typically from :func:`read` on the same branch.
     repo
         An :class:`icechunk.Repository`, a path or URL (opened with :func:`open_repository`), or a writable
-        :class:`icechunk.Session` (the transaction commits it).
+        :class:`icechunk.Session` (the transaction commits it). Default: the repository ``sdata`` was read from
+        with :func:`read` (or last committed to); required only for an object that has none.
     message
-        Commit message.
+        Commit message. Default: a list of what changed (``"add cells; delete old"``).
     branch
         Branch to commit to. Default: the branch ``sdata`` was read from with :func:`read` on this repository (a
         SpatialData read from ``branch="dev"`` commits to ``dev``), else ``"main"``.
@@ -546,9 +613,8 @@ def transaction(
     Examples
     --------
     >>> import spatialdata_plugins.icechunk as sdi  # doctest: +SKIP
-    >>> repo = sdi.open_repository("analysis.icechunk", create=True)  # doctest: +SKIP
-    >>> sdata = sdi.read(repo)  # doctest: +SKIP
-    >>> with sdi.transaction(sdata, repo, message="add segmentation") as tx:  # doctest: +SKIP
+    >>> sdata = sdi.read("analysis.icechunk")  # doctest: +SKIP
+    >>> with sdi.transaction(sdata) as tx:  # doctest: +SKIP
     ...     sdata["cells"] = shapes
     ...     del sdata["old_cells"]
     >>> tx.snapshot_id  # doctest: +SKIP
@@ -612,14 +678,14 @@ def write(
     str
         The snapshot id of the commit.
     """
-    from spatialdata_plugins.core import StoreExistsError
-    from spatialdata_plugins.icechunk._io import elements_on_disk
+    from spatialdata_plugins.core import StoreExistsError, update_of
 
     repo = open_repository(repo, create=True, storage_options=storage_options)
     branch = branch or DEFAULT_BRANCH
     session = writable_session(repo, branch)
+    location = session_location(session, repo, owned=True)
     try:
-        stored = elements_on_disk(zarr.open_group(session.store, mode="r"))
+        stored = stored_elements(zarr.open_group(session.store, mode="r"))
     except (FileNotFoundError, zarr.errors.GroupNotFoundError):
         stored = {}
     if stored and not overwrite:
@@ -627,32 +693,21 @@ def write(
             f"branch {branch!r} of {describe(repo)} already holds elements {sorted(stored)}; pass overwrite=True "
             "to replace them, or use transaction() to change some of them"
         )
-    writes = {name: (t, el) for t, name, el in sdata._gen_elements(include_tables=True)}
-    validate_elements(writes)
+    update = update_of(sdata)
+    written = {name: _stored_type(t, obj) for t, name, obj in update.writes}
     changes = Changes(
-        added=[n for n in writes if n not in stored],
-        replaced=[n for n in writes if n in stored],
-        deleted=[n for n in stored if n not in writes],
+        added=[n for n in written if n not in stored],
+        replaced=[n for n in written if n in stored],
+        deleted=[n for n in stored if n not in written],
         attrs_changed=True,
-        element_types={**stored, **{n: t for n, (t, _) in writes.items()}},
+        element_types={**stored, **written},
     )
+    location.commit_message = message
+    location.commit_metadata = {**(metadata or {}), METADATA_KEY: changes.as_metadata()}
+    backend = IcechunkForkBackend(session, parallel)
     try:
-        apply_changes(
-            session,
-            sdata,
-            writes=writes,
-            deletes=changes.deleted,
-            attrs=dict(sdata.attrs),
-            repo=repo,
-            parallel=parallel,
-            progress=progress,
-            options=write_options,
-        )
-        return session.commit(message, metadata={**(metadata or {}), METADATA_KEY: changes.as_metadata()})
-    except BaseException as exc:
-        session.discard_changes()
-        if isinstance(exc, Exception) and not isinstance(exc, ElementWriteError):
-            raise ElementWriteError(
-                f"writing to branch {branch!r} of {describe(repo)} failed, nothing was committed: {exc}"
-            ) from exc
-        raise
+        core_write(sdata, location, overwrite=True, progress=progress, parallel_backend=backend, **write_options)
+    finally:
+        if location.owned:  # not committed: drop whatever the failed write left in the session
+            location.discard()
+    return str(location.extra["icechunk_snapshot"])

@@ -88,6 +88,11 @@ def transformation_from_dict(spec: dict[str, Any] | None) -> Any:
     return BaseTransformation.from_ngff(NgffBaseTransformation.from_dict(spec))
 
 
+#: Every subclass of :class:`LazyContainer` defined in this process, by type name (the registry's last resort, so
+#: that a link written by this process can always be read back by it).
+_defined_types: dict[str, type[LazyContainer]] = {}
+
+
 class LazyContainer:
     """A soft link to external data (a local path or any fsspec URL), loaded into a SpatialData element on access.
 
@@ -124,7 +129,23 @@ class LazyContainer:
     """
 
     type_name: ClassVar[str] = ""
-    """Name of the type in stored links (``"ParquetShapes"``); unique among registered types."""
+    """Name of the type in stored links (``"ParquetShapes"``); unique among registered types. A subclass that
+    sets none gets ``"<module>:<qualified name>"``, which this process (and any process that can import the
+    class) resolves back to it."""
+    type_name_is_default: ClassVar[bool] = False
+    """Whether :attr:`type_name` is the default given to a subclass that set none."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("type_name"):
+            cls.type_name_is_default = False
+            return
+        # a subclass that names no type gets a stable default that this process resolves back to it (an explicit
+        # name is resolved through the registry: built-ins, entry points, register_container_type)
+        cls.type_name = f"{cls.__module__}:{cls.__qualname__}"
+        cls.type_name_is_default = True
+        _defined_types[cls.type_name] = cls
+
     element_type: ClassVar[str] = ""
     """``"images"``, ``"labels"``, ``"points"``, ``"shapes"`` or ``"tables"``."""
     validated_by_parse: ClassVar[bool] = False

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from spatialdata_plugins.core._cli import parse_storage_options, storage_option
+from spatialdata_plugins.core import parse_storage_options, storage_option
 
 
 @click.group("lazy")
@@ -62,8 +62,7 @@ def link_status(container: Any) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def list_command(target: str, storage_options: tuple[str, ...], check: bool, as_json: bool) -> None:
     """List the lazy links stored in the SpatialData store TARGET (reads only the store's metadata)."""
-    from spatialdata_plugins.core import open_location
-    from spatialdata_plugins.core._errors import NotSpatialDataError, StoreNotFoundError
+    from spatialdata_plugins.core import NotSpatialDataError, StoreNotFoundError, open_location
     from spatialdata_plugins.lazy_containers._links import containers_from_links, read_links
 
     location = open_location(target, "r", parse_storage_options(storage_options))

@@ -9,7 +9,7 @@ import zarr
 
 from spatialdata_plugins.lazy_containers._base import LINK_FORMAT_VERSION, LazyContainer
 from spatialdata_plugins.lazy_containers._errors import InvalidContainerError
-from spatialdata_plugins.lazy_containers._types import UnresolvedContainer
+from spatialdata_plugins.lazy_containers._types import UnresolvedContainer, check_readable
 
 LINKS_GROUP = "spatialdata_plugins/lazy_containers"
 OPTION_STASH = "_lazy_containers_links"
@@ -19,6 +19,25 @@ def write_links(root: zarr.Group, links: dict[str, dict[str, Any]]) -> None:
     """Store ``{name: link}`` under ``root`` (one JSON document: one write, one read on object stores)."""
     group = root.require_group(LINKS_GROUP)
     group.attrs.update({"format_version": LINK_FORMAT_VERSION, "links": links})
+
+
+def update_links(root: zarr.Group, links: dict[str, dict[str, Any]], drop: set[str]) -> None:
+    """Change the stored links after an incremental update: remove the names in ``drop``, then add ``links``.
+
+    Parameters
+    ----------
+    root
+        Root group of the store.
+    links
+        New or replaced links.
+    drop
+        Names written or deleted by the update: a link stored under one of them is gone unless ``links`` has it
+        again (an element replaced a link, or the link was deleted).
+    """
+    stored = read_links(root)
+    merged = {name: spec for name, spec in stored.items() if name not in drop} | links
+    if merged != stored:
+        write_links(root, merged)
 
 
 def read_links(root: zarr.Group) -> dict[str, dict[str, Any]]:
@@ -53,7 +72,14 @@ def containers_from_links(links: dict[str, dict[str, Any]]) -> dict[str, LazyCon
 
 
 def link_for_write(container: LazyContainer, name: str) -> dict[str, Any]:
-    """The link to store for ``container`` under ``name``; records a fingerprint first if none was recorded."""
+    """The link to store for ``container`` under ``name``; records a fingerprint first if none was recorded.
+
+    Raises
+    ------
+    InvalidContainerError
+        The container's type could not be found again by its name when the link is read (nothing is stored).
+    """
+    check_readable(container)
     if (
         container.fingerprint is None
         and container.integrity != "none"

@@ -14,7 +14,7 @@ def _container(obj: Any) -> Any:
 
 
 def _attached_container(sdata: Any, name: str) -> Any:
-    attached = getattr(sdata, "_attached", None)
+    attached = getattr(sdata, "attached", None)
     return _container(attached.get(name)) if isinstance(attached, dict) else None
 
 
@@ -32,12 +32,12 @@ def sdp_describe_attached(name: str, obj: Any) -> str | None:
     return container.describe() if container is not None else None
 
 
-@hookimpl
+@hookimpl(tryfirst=True)  # a link is stored as a link whatever other plugin would write its data
 def sdp_write_element(
     sdata: Any, location: Any, root: Any, element_type: str | None, name: str, element: Any, options: dict[str, Any]
 ) -> bool | None:
     """Write a container (loaded or not) as a JSON link, or its data with ``write(..., materialize=True)``."""
-    from spatialdata_plugins.core import get_registry
+    from spatialdata_plugins.core import write_element_through_hook
     from spatialdata_plugins.lazy_containers._links import OPTION_STASH, link_for_write
 
     container = _container(element) if element_type is None else _attached_container(sdata, name)
@@ -47,27 +47,27 @@ def sdp_write_element(
         if element_type is not None:
             return None  # already loaded: the next plugin (finally the default) writes the data
         loaded = container.load()
-        return get_registry().hook.sdp_write_element(
-            sdata=sdata,
-            location=location,
-            root=root,
-            element_type=container.element_type,
-            name=name,
-            element=loaded,
-            options=options,
-        )
+        write_element_through_hook(sdata, location, root, container.element_type, name, loaded, options)
+        return True
     options.setdefault(OPTION_STASH, {})[name] = link_for_write(container, name)
     return True
 
 
 @hookimpl
-def sdp_after_write(sdata: Any, location: Any, root: Any, options: dict[str, Any]) -> None:
-    """Store the links collected while writing elements, in one JSON document."""
-    from spatialdata_plugins.lazy_containers._links import OPTION_STASH, write_links
+def sdp_after_write(sdata: Any, location: Any, root: Any, options: dict[str, Any], update: Any) -> None:
+    """Store the links collected while writing elements, in one JSON document.
 
-    links = options.get(OPTION_STASH)
-    if links:
-        write_links(root, links)
+    After a full write the document holds exactly those links; after an incremental update (``add_element``, a
+    transaction) the links of names the update did not touch are kept.
+    """
+    from spatialdata_plugins.lazy_containers._links import OPTION_STASH, update_links, write_links
+
+    links = options.get(OPTION_STASH) or {}
+    if update is None or update.full:
+        if links:
+            write_links(root, links)
+        return
+    update_links(root, links, update.written | update.deleted)
 
 
 @hookimpl

@@ -6,13 +6,14 @@ Built-ins, entry points of group ``spatialdata_plugins.lazy_containers``, and ty
 
 from __future__ import annotations
 
+import importlib
 import threading
 from dataclasses import asdict, dataclass
 from functools import cache
 from importlib.metadata import EntryPoint, PackageNotFoundError, entry_points, packages_distributions, version
 from typing import Any
 
-from spatialdata_plugins.lazy_containers._base import ELEMENT_TYPES, LazyContainer
+from spatialdata_plugins.lazy_containers._base import ELEMENT_TYPES, LazyContainer, _defined_types
 from spatialdata_plugins.lazy_containers._errors import InvalidContainerError, UnknownContainerTypeError
 
 ENTRY_POINT_GROUP = "spatialdata_plugins.lazy_containers"
@@ -109,8 +110,9 @@ def register_container_type(
                 f"container type {name!r} is already registered ({taken.__module__}.{taken.__qualname__}); "
                 "pass replace=True to replace it"
             )
-        if not cls.type_name:
+        if not cls.type_name or cls.type_name_is_default:
             cls.type_name = name
+            cls.type_name_is_default = False
         _runtime[name] = cls
     return cls
 
@@ -153,17 +155,63 @@ def _load_entry_point(name: str) -> type[LazyContainer] | None:
         except Exception as exc:
             _entry_point_errors[name] = f"{type(exc).__name__}: {exc}"
             return None
-        if not cls.type_name:
+        if not cls.type_name or cls.type_name_is_default:
             cls.type_name = name
+            cls.type_name_is_default = False
         _loaded_entry_points[name] = cls
         return cls
 
 
 def find_container_type(name: str) -> type[LazyContainer] | None:
-    """The class registered under ``name`` (run time first, then built-ins, then entry points), or ``None``."""
+    """The class registered under ``name``, or ``None``.
+
+    Looked up among types registered at run time, built-ins, entry points, then (for the default
+    ``"<module>:<qualified name>"`` of a subclass that set no ``type_name``) the subclasses defined in this process
+    and the class importable under that name.
+    """
     with _lock:
         cls = _runtime.get(name) or _builtin.get(name)
-    return cls if cls is not None else _load_entry_point(name)
+    if cls is None:
+        cls = _load_entry_point(name)
+    if cls is None:
+        cls = _defined_types.get(name) or _import_default_named(name)
+    return cls
+
+
+def _import_default_named(name: str) -> type[LazyContainer] | None:
+    module_name, sep, qualname = name.partition(":")
+    if not sep or not module_name or "<locals>" in qualname:
+        return None
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except Exception:
+        return None
+    if isinstance(obj, type) and issubclass(obj, LazyContainer) and obj.type_name == name:
+        return obj
+    return None
+
+
+def check_readable(container: LazyContainer) -> None:
+    """Refuse to store a link that this process could not turn back into a container of the same class.
+
+    Raises
+    ------
+    InvalidContainerError
+        The container's ``type_name`` resolves to another class (or to none); the message says what to set.
+    """
+    cls = type(container)
+    if isinstance(container, UnresolvedContainer):
+        return  # a link read from a store, written back as it was
+    found = find_container_type(cls.type_name)
+    if found is not cls:
+        other = f"{found.__module__}.{found.__qualname__}" if found is not None else "no class"
+        raise InvalidContainerError(
+            f"cannot store a link to {container.location!r} as a {cls.__qualname__}: its type name "
+            f"{cls.type_name!r} resolves to {other} when read back. Give {cls.__qualname__} a unique type_name "
+            "(class attribute) or register it with register_container_type(cls, name=...)"
+        )
 
 
 def get_container_type(name: str) -> type[LazyContainer]:

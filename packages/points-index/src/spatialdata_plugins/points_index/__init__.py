@@ -5,58 +5,11 @@ that doubles per level, each level a seeded random subsample of the points that 
 points element (``points/<name>/points_index``) and queried by box, genes and resolution with byte-range reads.
 """
 
-from typing import TYPE_CHECKING
+import lazy_loader
 
-from spatialdata_plugins.core import lazy_exports
-from spatialdata_plugins.points_index._errors import (
-    CorruptIndexError,
-    IndexNotFoundError,
-    PointsIndexError,
-    StaleIndexError,
-    UnknownGeneError,
-)
-
-# The build and query functions import dask.dataframe, pyarrow and zarr: they load on first use, so that loading the
-# plugin's entry point (every ``spatialdata-plugins`` command does) stays cheap.
-_LAZY = {
-    "bounding_box_query": "_api",
-    "build_points_index": "_api",
-    "index_info": "_api",
-    "open_points_index": "_api",
-    "points_fingerprint": "_api",
-    "query_points": "_api",
-    "PointsIndex": "_reader",
-}
-
-
-__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
-
-
-if TYPE_CHECKING:
-    from spatialdata_plugins.points_index._api import (
-        bounding_box_query,
-        build_points_index,
-        index_info,
-        open_points_index,
-        points_fingerprint,
-        query_points,
-    )
-    from spatialdata_plugins.points_index._reader import PointsIndex
+# heavy modules load on first use (every ``spatialdata-plugins`` command imports each plugin package): the public
+# names are declared once, in ``__init__.pyi``, which type checkers read and lazy_loader turns into __getattr__
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)
+__all__ = [*__all__, "__version__"]
 
 __version__ = "0.1.0"
-
-__all__ = [
-    "CorruptIndexError",
-    "IndexNotFoundError",
-    "PointsIndex",
-    "PointsIndexError",
-    "StaleIndexError",
-    "UnknownGeneError",
-    "__version__",
-    "bounding_box_query",
-    "build_points_index",
-    "index_info",
-    "open_points_index",
-    "points_fingerprint",
-    "query_points",
-]

@@ -36,6 +36,7 @@ from spatialdata_plugins.points_index._reader import (
 )
 
 MARKER = "points_index"
+LINKED_INDEX_GROUP = "spatialdata_plugins/points_index"
 BUILD_OPTIONS = (
     "feature_key",
     "points_per_chunk",
@@ -94,16 +95,16 @@ def points_fingerprint(location: Any, element_group: zarr.Group, name: str, full
     import hashlib
 
     content = hashlib.sha256() if full else None
-    from spatialdata_plugins.core._blob import is_blob_encoded
+    from spatialdata_plugins.core import is_blob_encoded
 
     parts: list[tuple[str, int, bytes]] = []
     if is_blob_encoded(element_group):
         try:  # one parquet file (encoding version 1) or one per part (version 2, written in parallel)
-            from spatialdata_plugins.core._blob import blob_parts
+            from spatialdata_plugins.core import blob_parts
 
             names = [str(p["array"]) for p in blob_parts(element_group)]
         except ImportError:  # pragma: no cover - a core without multi-part points
-            from spatialdata_plugins.core._blob import BLOB_ARRAY
+            from spatialdata_plugins.core import BLOB_ARRAY
 
             names = [BLOB_ARRAY]
         for array_name in names:
@@ -157,15 +158,53 @@ def _is_sdata(obj: Any) -> bool:
     return isinstance(obj, spatialdata.SpatialData)
 
 
+def _is_linked(sdata: Any, name: str) -> bool:
+    """Whether ``name`` is an attached object (a lazy link) of a plugin-aware SpatialData."""
+    is_attached = getattr(sdata, "is_attached", None)
+    return bool(is_attached(name)) if callable(is_attached) else False
+
+
 def _points_of(sdata: Any, name: str | None) -> tuple[str, Any]:
     if name is None:
         names = list(sdata.points)
         if len(names) != 1:
             raise InvalidArgumentError(f"name the points element: the SpatialData has {names or 'no points'}")
         name = names[0]
+    if name not in sdata.points and _is_linked(sdata, name):
+        sdata[name]  # a lazy link: load it (the link stays attached, and is written as a link)
     if name not in sdata.points:
         raise ElementNotFoundError(f"no points element {name!r}; the SpatialData has points {list(sdata.points)}")
     return name, sdata.points[name]
+
+
+def linked_index_path(location: Any, name: str) -> str:
+    """Store path of the parent group of the index of a lazily linked points element ``name``.
+
+    A linked element has no group of its own in the store (it is a link): its index lives under the plugins'
+    group, ``spatialdata_plugins/points_index/<name>``, as a standalone index.
+    """
+    return "/".join(p for p in ((location.path or "").strip("/"), LINKED_INDEX_GROUP, name) if p)
+
+
+def build_linked_into_location(
+    location: Any, name: str, element: Any, options: dict[str, Any], progress: bool | None = None
+) -> dict[str, Any]:
+    """Build the index of a lazily linked points element (loaded data ``element``) into ``location``."""
+    from spatialdata.models import get_axes_names
+
+    group = zarr.open_group(store=location.store, path=linked_index_path(location, name), mode="a", zarr_format=3)
+    params = {k: options[k] for k in BUILD_OPTIONS if k in options and k != "feature_key"}
+    return build_index(
+        element,
+        group,
+        axes=list(get_axes_names(element)),
+        feature_key=options.get("feature_key", _feature_key(element)),
+        fingerprint={"standalone": True, "linked": True},
+        extra={"element": name},
+        progress=progress,
+        temp_dir=options.get("temp_dir"),
+        **params,
+    )
 
 
 def _location_of(sdata: Any, mode: str) -> Any:
@@ -341,7 +380,7 @@ def build_points_index(
     InvalidArgumentError
         Bad parameters, missing coordinates (NaN) or a feature column that is not categorical.
     """
-    from spatialdata_plugins.core import open_location
+    from spatialdata_plugins.core import ReadOnlyLocationError, open_location
 
     options = {
         "points_per_chunk": points_per_chunk,
@@ -356,14 +395,30 @@ def build_points_index(
         options["feature_key"] = feature_key
     if _is_sdata(data):
         name, element = _points_of(data, name)
+        marker = {k: v for k, v in options.items() if k != "temp_dir"}
         location = open_location(target, "w", storage_options) if target is not None else _location_of(data, "w")
         if location is None:
-            element.attrs[MARKER] = {k: v for k, v in options.items() if k != "temp_dir"}
+            element.attrs[MARKER] = marker
             return None
+        if not location.writable:
+            if target is None and getattr(data, "open_transaction", None) is not None:
+                # a read-only snapshot inside a transaction: the transaction writes the element and its index
+                element.attrs[MARKER] = marker
+                data.request_write(name)
+                return None
+            raise ReadOnlyLocationError(
+                f"cannot build the index of {name!r}: {location} is read-only. Build it inside a transaction on "
+                "the object (with spatialdata_plugins.icechunk.transaction(sdata): build_points_index(sdata, "
+                f"{name!r})), which commits it, or write the SpatialData to a writable store first"
+            )
+        if _is_linked(data, name) and target is None:
+            build_linked_into_location(location, name, element, options, progress)
+            element.attrs[MARKER] = marker
+            return PointsIndex.from_path(location.store, linked_index_path(location, name))
         if target is not None and not has_points_element(location, name):
             raise InvalidArgumentError(f"{target!r} holds no points element {name!r}: write the SpatialData first")
         build_into_location(location, name, options, progress)
-        element.attrs[MARKER] = {k: v for k, v in options.items() if k != "temp_dir"}
+        element.attrs[MARKER] = marker
         return PointsIndex.from_group(_element_group(location, name))
     if isinstance(data, pd.DataFrame):
         ddf = dd.from_pandas(data, chunksize=1 << 21, sort=False)
@@ -467,6 +522,11 @@ def open_points_index(
     else:
         location = open_location(data, "r", storage_options)
     base = (location.path or "").strip("/")
+    if _is_sdata(data) and name is not None and _is_linked(data, name):
+        linked = linked_index_path(location, name)
+        if read_json(location.store, f"{linked}/{INDEX_GROUP}/zarr.json") is None:
+            raise IndexNotFoundError(f"the linked points {name!r} have no index in {location}")
+        return PointsIndex.from_path(location.store, linked, coalesce_bytes, max_requests)
     if name is None:
         if read_json(location.store, f"{base}/{INDEX_GROUP}/zarr.json".strip("/")) is not None:
             return PointsIndex.from_path(location.store, base, coalesce_bytes, max_requests)  # a standalone index

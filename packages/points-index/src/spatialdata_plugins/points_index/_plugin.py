@@ -34,12 +34,34 @@ def _requested(sdata: Any, options: dict[str, Any]) -> dict[str, dict[str, Any]]
 
 
 @hookimpl
-def sdp_after_write(sdata: Any, location: Any, root: Any, options: dict[str, Any]) -> None:
-    """Build the index of every marked (or ``points_index=``-requested) points element from the written points."""
-    from spatialdata_plugins.points_index._api import build_into_location
+def sdp_after_write(sdata: Any, location: Any, root: Any, options: dict[str, Any], update: Any) -> None:
+    """Build the index of every marked (or ``points_index=``-requested) points element the write stored.
 
+    A full write indexes every marked element; an incremental update (``add_element``, a transaction) only those it
+    wrote. The index of a lazily linked points element is built from its loaded data, under
+    ``spatialdata_plugins/points_index/<name>`` (a link has no group of its own).
+    """
+    from spatialdata_plugins.points_index._api import (
+        LINKED_INDEX_GROUP,
+        _is_linked,
+        build_into_location,
+        build_linked_into_location,
+    )
+
+    progress = options.get("progress", False)
+    built = set()
     for name, params in _requested(sdata, options).items():
-        build_into_location(location, name, params, progress=options.get("progress", False))
+        if update is not None and not update.touches(name):
+            continue
+        if _is_linked(sdata, name):
+            build_linked_into_location(location, name, sdata.points[name], params, progress=progress)
+        else:
+            build_into_location(location, name, params, progress=progress)
+        built.add(name)
+    if update is not None and not update.full:
+        # an incremental update that replaced or deleted a linked element drops its index unless rebuilt above
+        for name in (update.written | update.deleted) - built:
+            location.delete(LINKED_INDEX_GROUP, name)
 
 
 @hookimpl

@@ -7,31 +7,7 @@ from typing import Any
 
 import click
 
-
-def parse_storage_options(pairs: tuple[str, ...]) -> dict[str, Any] | None:
-    """``("key=value", ...)`` -> options; values that are valid JSON are parsed as JSON."""
-    from spatialdata_plugins.relations._errors import RelationArgumentError
-
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise RelationArgumentError(f"--storage-option {pair!r}: expected KEY=VALUE")
-        try:
-            options[key] = json.loads(value)
-        except ValueError:
-            options[key] = value
-    return options or None
-
-
-storage_option = click.option(
-    "-s",
-    "--storage-option",
-    "storage_options",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Filesystem option for URLs (repeatable); JSON values are parsed (-s anon=true).",
-)
+from spatialdata_plugins.core import parse_storage_options, storage_option
 
 
 def _read(target: str, storage_options: tuple[str, ...]) -> Any:

@@ -29,8 +29,9 @@ def write_evaluated(sdata: Any, root: zarr.Group) -> list[str]:
     }
     if not todo:
         return []
+    # an incremental write (a transaction, add_element) keeps the evaluations stored before for the other links
+    index: dict[str, Any] = {k: v for k, v in stored_links(root).items() if k in recorded}
     group = root.require_group(STORE_GROUP)
-    index: dict[str, Any] = {}
     for key, evaluated in todo.items():
         element_pos, via_pos = evaluated.pairs()
         sub = group.require_group(key)

@@ -1,51 +1,15 @@
 """Register and fuse tiled SpatialData images with multiview-stitcher."""
 
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING
 
-from spatialdata_plugins.stitch._errors import (
-    NoOverlapError,
-    NoTilesMatchedError,
-    RegistrationError,
-    StitchError,
-    TileMismatchError,
-)
+import lazy_loader
+
+# heavy modules load on first use (every ``spatialdata-plugins`` command imports each plugin package): the public
+# names are declared once, in ``__init__.pyi``, which type checkers read and lazy_loader turns into __getattr__
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)
+__all__ = [*__all__, "__version__"]
 
 try:
     __version__ = version("spatialdata-plugins-stitch")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without metadata
     __version__ = "0+unknown"
-
-from spatialdata_plugins.core import lazy_exports
-
-# The stitching functions import xarray, dask and spatialdata: they load on first use, so that loading the plugin's
-# entry point (every ``spatialdata-plugins`` command does) stays cheap.
-_LAZY = {
-    "fuse_sdata_images": "_stitch",
-    "label_fusion": "_stitch",
-    "register_sdata_images": "_stitch",
-    "TileTruth": "_synthetic",
-    "synthetic_tiles": "_synthetic",
-}
-
-
-__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
-
-
-if TYPE_CHECKING:
-    from spatialdata_plugins.stitch._stitch import fuse_sdata_images, label_fusion, register_sdata_images
-    from spatialdata_plugins.stitch._synthetic import TileTruth, synthetic_tiles
-
-__all__ = [
-    "NoOverlapError",
-    "NoTilesMatchedError",
-    "RegistrationError",
-    "StitchError",
-    "TileMismatchError",
-    "TileTruth",
-    "__version__",
-    "fuse_sdata_images",
-    "label_fusion",
-    "register_sdata_images",
-    "synthetic_tiles",
-]

@@ -57,8 +57,7 @@ def stitch_command(
     The store is read lazily with the core; only the new element is written (the other elements are not touched).
     Names given after PATH (for example ``--elements fov_1 fov_2``) are further tiles.
     """
-    from spatialdata_plugins.core import add_element, read
-    from spatialdata_plugins.core._cli import parse_storage_options
+    from spatialdata_plugins.core import add_element, parse_storage_options, read
     from spatialdata_plugins.stitch._bridge import select_names
     from spatialdata_plugins.stitch._dask import TqdmCallback, progress_disabled, threads_unless_configured
     from spatialdata_plugins.stitch._stitch import fuse_sdata_images

@@ -6,120 +6,15 @@ a scene, and convert to and from ``spatialdata.transformations``.
 """
 
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING
 
-from spatialdata_plugins.core import lazy_exports
-from spatialdata_plugins.transforms._errors import (
-    CoordinateSystemNotFoundError,
-    NotInvertibleError,
-    NoTransformationPathError,
-    ParameterArrayError,
-    TransformationError,
-    UnknownTransformationTypeError,
-    UnsupportedConversionError,
-)
-from spatialdata_plugins.transforms._model import (
-    INTERPOLATION_ORDER,
-    ROTATION_ATOL,
-    Affine,
-    Axis,
-    Bijection,
-    ByDimension,
-    ByDimensionItem,
-    Coordinates,
-    CoordinateSystem,
-    CoordinateSystemRef,
-    Displacements,
-    Identity,
-    MapAxis,
-    ProjectAxis,
-    Rotation,
-    Scale,
-    Sequence,
-    Transformation,
-    Translation,
-    VectorField,
-    compose,
-    parse_transformation,
-    simplify,
-)
+import lazy_loader
 
-# the scene graph, the OME-Zarr IO and the spatialdata bridge import zarr and spatialdata, which takes about half a
-# second: they load on first use, so that loading the plugin (every ``spatialdata-plugins`` command) stays cheap
-_LAZY = {
-    "OME_VERSION": "_graph",
-    "NodeKey": "_graph",
-    "TransformGraph": "_graph",
-    "read_scene": "_io",
-    "write_rfc5_image": "_io",
-    "write_scene": "_io",
-    "write_spatialdata_scene": "_io",
-    "element_to_multiscales": "_spatialdata",
-    "from_spatialdata": "_spatialdata",
-    "read_rfc5_raster": "_spatialdata",
-    "read_scene_images": "_spatialdata",
-    "to_spatialdata": "_spatialdata",
-}
-__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
-
-if TYPE_CHECKING:
-    from spatialdata_plugins.transforms._graph import OME_VERSION, NodeKey, TransformGraph
-    from spatialdata_plugins.transforms._io import read_scene, write_rfc5_image, write_scene, write_spatialdata_scene
-    from spatialdata_plugins.transforms._spatialdata import (
-        element_to_multiscales,
-        from_spatialdata,
-        read_rfc5_raster,
-        read_scene_images,
-        to_spatialdata,
-    )
+# heavy modules load on first use (every ``spatialdata-plugins`` command imports each plugin package): the public
+# names are declared once, in ``__init__.pyi``, which type checkers read and lazy_loader turns into __getattr__
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)
+__all__ = [*__all__, "__version__"]
 
 try:
     __version__ = version("spatialdata-plugins-transforms")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without metadata
     __version__ = "0+unknown"
-
-__all__ = [
-    "INTERPOLATION_ORDER",
-    "OME_VERSION",
-    "ROTATION_ATOL",
-    "Affine",
-    "Axis",
-    "Bijection",
-    "ByDimension",
-    "ByDimensionItem",
-    "CoordinateSystem",
-    "CoordinateSystemNotFoundError",
-    "CoordinateSystemRef",
-    "Coordinates",
-    "Displacements",
-    "Identity",
-    "MapAxis",
-    "NoTransformationPathError",
-    "NodeKey",
-    "NotInvertibleError",
-    "ParameterArrayError",
-    "ProjectAxis",
-    "Rotation",
-    "Scale",
-    "Sequence",
-    "TransformGraph",
-    "Transformation",
-    "TransformationError",
-    "Translation",
-    "UnknownTransformationTypeError",
-    "UnsupportedConversionError",
-    "VectorField",
-    "__version__",
-    "compose",
-    "element_to_multiscales",
-    "from_spatialdata",
-    "parse_transformation",
-    "read_rfc5_raster",
-    "read_scene",
-    "read_scene_images",
-    "simplify",
-    "to_spatialdata",
-    "write_rfc5_image",
-    "write_scene",
-    "write_spatialdata_scene",
-]

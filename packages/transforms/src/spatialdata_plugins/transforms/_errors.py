@@ -34,3 +34,7 @@ class NoTransformationPathError(TransformationError):
 
 class UnsupportedConversionError(TransformationError):
     """A transformation that spatialdata cannot represent (fields, projections, non-spatial axes...)."""
+
+
+class RotationPrecisionWarning(UserWarning):
+    """A ``rotation`` matrix accepted although it is orthonormal only to limited precision (it is used as written)."""

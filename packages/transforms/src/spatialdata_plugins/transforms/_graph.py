@@ -31,9 +31,14 @@ from spatialdata_plugins.transforms._model import (
     parse_transformation,
     simplify,
 )
+from spatialdata_plugins.transforms._v05 import is_v05_multiscales, upgrade_v05_multiscales
 
-#: OME-Zarr version written by this package.
+#: OME-Zarr version written by this package by default (what the 0.6rc0 schemas require).
 OME_VERSION = "0.6rc0"
+
+#: Versions the writers accept as ``version=``: ``"0.6rc0"`` (the 0.6rc0 schemas) and ``"0.6"`` (what ome-zarr-models
+#: and the published conformance suite use; ome-zarr-models refuses ``"0.6rc0"``). The metadata is the same.
+OME_VERSIONS = ("0.6rc0", "0.6")
 
 
 def join_path(base: str, path: str | None) -> str:
@@ -234,6 +239,8 @@ class TransformGraph:
         root = root if root is not None else group
         for m, ms in enumerate(multiscales):
             at = f"{path or '/'} multiscales[{m}]"
+            if is_v05_multiscales(ms):
+                ms = upgrade_v05_multiscales(ms, at)
             systems = ms.get("coordinateSystems")
             if not isinstance(systems, list) or not systems:
                 raise TransformationError(f"{at}: field 'coordinateSystems' must be a non-empty array (RFC-5 metadata)")

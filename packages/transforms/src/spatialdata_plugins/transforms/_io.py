@@ -13,7 +13,7 @@ import numpy as np
 import zarr
 
 from spatialdata_plugins.transforms._errors import TransformationError
-from spatialdata_plugins.transforms._graph import OME_VERSION, TransformGraph
+from spatialdata_plugins.transforms._graph import OME_VERSION, OME_VERSIONS, TransformGraph
 from spatialdata_plugins.transforms._model import (
     Affine,
     CoordinateSystem,
@@ -63,6 +63,14 @@ def _externalize(t: Transformation, group: zarr.Group, names: Iterable[str]) -> 
     return t
 
 
+def _check_version(version: str) -> str:
+    if version not in OME_VERSIONS:
+        raise TransformationError(
+            f"field 'version': cannot write OME-Zarr version {version!r}; use one of {list(OME_VERSIONS)}"
+        )
+    return version
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "t"
 
@@ -73,6 +81,7 @@ def write_scene(
     coordinate_systems: Iterable[CoordinateSystem] = (),
     *,
     inline: bool = True,
+    version: str = OME_VERSION,
 ) -> dict[str, Any]:
     """Write ``ome.scene`` metadata (0.6rc0 form) into the attributes of a zarr group.
 
@@ -91,6 +100,9 @@ def write_scene(
         written as zarr arrays in the group ``coordinateTransformations`` beside the images (the spec's recommended
         place) and referred to by ``path``; ``scale`` and ``translation`` vectors stay inline, since 0.6rc0 only
         allows them inline.
+    version
+        The ``version`` written: ``"0.6rc0"`` (default, the 0.6rc0 schemas) or ``"0.6"`` (what ome-zarr-models and
+        the conformance suite expect).
 
     Returns
     -------
@@ -100,8 +112,10 @@ def write_scene(
     Raises
     ------
     TransformationError
-        A transformation lacks a named ``input`` or ``output``, or names repeat.
+        A transformation lacks a named ``input`` or ``output``, names repeat, or ``version`` is not one of
+        :data:`OME_VERSIONS`.
     """
+    _check_version(version)
     group = _open_for_write(target)
     items = []
     seen_names: set[str] = set()
@@ -127,7 +141,7 @@ def write_scene(
     if systems:
         scene["coordinateSystems"] = systems
     ome = dict(group.attrs.get("ome") or {})
-    ome["version"] = OME_VERSION
+    ome["version"] = version
     ome["scene"] = scene
     group.attrs["ome"] = ome
     return ome
@@ -140,6 +154,7 @@ def write_rfc5_image(
     intrinsic: str = "intrinsic",
     transformations: bool = True,
     overwrite: bool = False,
+    version: str = OME_VERSION,
 ) -> zarr.Group:
     """Write a spatialdata image or labels element as an OME-Zarr 0.6rc0 multiscales group with RFC-5 metadata.
 
@@ -155,6 +170,8 @@ def write_rfc5_image(
         Write the element's spatialdata transformations into ``multiscales > coordinateTransformations``.
     overwrite
         Replace an existing group.
+    version
+        The ``version`` written, one of :data:`OME_VERSIONS` (see :func:`write_scene`).
 
     Returns
     -------
@@ -167,6 +184,7 @@ def write_rfc5_image(
     from spatialdata_plugins.core import StoreExistsError
     from spatialdata_plugins.transforms._spatialdata import element_to_multiscales
 
+    _check_version(version)
     if isinstance(target, zarr.Group):
         group = target
     else:
@@ -181,7 +199,7 @@ def write_rfc5_image(
     for k, level in enumerate(levels):
         data = level.data if isinstance(level.data, da.Array) else da.from_array(np.asarray(level.data))
         data.to_zarr(group.store, component=f"{group.path}/{k}".lstrip("/"), overwrite=True, zarr_format=3)
-    attrs = {"version": OME_VERSION, "multiscales": [metadata]}
+    attrs = {"version": version, "multiscales": [metadata]}
     if "c" in level.dims and "c" in level.coords:
         attrs["omero"] = {"channels": [{"label": str(c)} for c in level.coords["c"].values]}
     group.attrs["ome"] = attrs
@@ -189,7 +207,13 @@ def write_rfc5_image(
 
 
 def write_spatialdata_scene(
-    sdata: Any, target: str | Path, *, intrinsic: str = "intrinsic", inline: bool = True, overwrite: bool = False
+    sdata: Any,
+    target: str | Path,
+    *,
+    intrinsic: str = "intrinsic",
+    inline: bool = True,
+    overwrite: bool = False,
+    version: str = OME_VERSION,
 ) -> TransformGraph:
     """Write the images of a SpatialData as an OME-Zarr 0.6rc0 scene, its transformations as RFC-5 metadata.
 
@@ -209,6 +233,8 @@ def write_spatialdata_scene(
         Parameters inline (default) or as zarr arrays (see :func:`write_scene`).
     overwrite
         Replace an existing directory.
+    version
+        The ``version`` written, one of :data:`OME_VERSIONS` (see :func:`write_scene`).
 
     Returns
     -------
@@ -222,13 +248,14 @@ def write_spatialdata_scene(
     from spatialdata_plugins.transforms._model import Axis
     from spatialdata_plugins.transforms._spatialdata import from_spatialdata
 
+    _check_version(version)
     if Path(target).exists() and not overwrite:
         raise StoreExistsError(f"{target} exists; pass overwrite=True to replace it")
     root = zarr.open_group(str(target), mode="w", zarr_format=3)
     transformations = []
     systems: dict[str, CoordinateSystem] = {}
     for name, element in sdata.images.items():
-        write_rfc5_image(element, root.create_group(name), intrinsic=intrinsic, transformations=False)
+        write_rfc5_image(element, root.create_group(name), intrinsic=intrinsic, transformations=False, version=version)
         dims = tuple(d for d in get_axes_names(element))
         for cs_name, sd_t in get_transformation(element, get_all=True).items():  # type: ignore[union-attr]
             cs = CoordinateSystem(cs_name, tuple(Axis(d, type="channel" if d == "c" else "space") for d in dims))
@@ -243,7 +270,7 @@ def write_spatialdata_scene(
             )
             t.name = f"{name} to {cs_name}"
             transformations.append(_schema_safe(t))
-    write_scene(root, transformations, systems.values(), inline=inline)
+    write_scene(root, transformations, systems.values(), inline=inline, version=version)
     return TransformGraph.from_scene(root)
 
 

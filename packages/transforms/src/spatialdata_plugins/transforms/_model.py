@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -20,6 +21,7 @@ import numpy as np
 from spatialdata_plugins.transforms._errors import (
     NotInvertibleError,
     ParameterArrayError,
+    RotationPrecisionWarning,
     TransformationError,
     UnknownTransformationTypeError,
 )
@@ -27,8 +29,14 @@ from spatialdata_plugins.transforms._errors import (
 if TYPE_CHECKING:
     import zarr
 
-#: Largest deviation from orthonormality (``|R Rᵀ - I|``, ``|det R - 1|``) accepted for a ``rotation`` matrix.
-ROTATION_ATOL = 1e-6
+#: Largest deviation from orthonormality accepted for a ``rotation`` matrix: how far any singular value of the matrix
+#: is from one (``max |σᵢ - 1|``), i.e. the largest relative change of a length. It covers matrices written with
+#: three decimals (the published conformance suite's ``[[0.17, -0.985], [0.985, 0.17]]`` is off by 4.4e-4, and every
+#: 2D rotation rounded to three decimals by at most 7.1e-4) and equals the suite's relative tolerance.
+ROTATION_ATOL = 1e-3
+
+#: Deviation from orthonormality above which a ``rotation`` is accepted with a :class:`RotationPrecisionWarning`.
+ROTATION_WARN_ATOL = 1e-6
 
 #: Interpolation methods of ``coordinates``/``displacements`` and the spline order scipy uses for them.
 INTERPOLATION_ORDER = {"nearest": 0, "linear": 1, "bspline-cubic": 3, "cubic": 3}
@@ -847,17 +855,25 @@ class Affine(_ParameterTransformation):
 
 @dataclass(eq=False)
 class Rotation(_ParameterTransformation):
-    """``rotation``: an ``N x N`` orthonormal matrix with determinant one, applied to column vectors."""
+    """``rotation``: an ``N x N`` orthonormal matrix with determinant one, applied to column vectors.
+
+    Matrices written with limited precision are accepted: one whose singular values are all within ``atol`` of one
+    (default :data:`ROTATION_ATOL`, ``1e-3``) is used exactly as written, with a :class:`RotationPrecisionWarning`
+    when it is off by more than ``warn_atol`` (default :data:`ROTATION_WARN_ATOL`, ``1e-6``); its inverse is then
+    the matrix inverse, not the transpose. A matrix that is further off (a shear, a scale) or has a negative
+    determinant (a reflection) is refused with a :class:`TransformationError` naming the field ``rotation``.
+    """
 
     type: ClassVar[str] = "rotation"
     field_name: ClassVar[str] = "rotation"
     rotation: np.ndarray | None = None
     atol: float = field(default=ROTATION_ATOL, kw_only=True, repr=False)
+    warn_atol: float = field(default=ROTATION_WARN_ATOL, kw_only=True, repr=False)
 
     def __post_init__(self) -> None:
         if self.rotation is not None:
             self.rotation = _check_rotation(
-                _matrix(self.rotation, self.describe(), "rotation"), self.describe(), self.atol
+                _matrix(self.rotation, self.describe(), "rotation"), self.describe(), self.atol, self.warn_atol
             )
         elif self.path is None:
             raise TransformationError(f"{self.describe()}: needs 'rotation' or 'path'")
@@ -872,7 +888,13 @@ class Rotation(_ParameterTransformation):
         return x @ self._values().T
 
     def inverse(self) -> Transformation:
-        return self._inverted(Rotation(self._values().T.copy()))
+        r = self._values()
+        # the transpose is the inverse only of an exactly orthonormal matrix; a rounded one needs the real inverse,
+        # or applying the rotation and then its inverse would be off by the rounding
+        exact = rotation_deviation(r) <= 8 * np.finfo(np.float64).eps
+        inv = r.T.copy() if exact else np.linalg.inv(r)
+        # the caller was warned about this matrix already; its inverse is off by the same amount
+        return self._inverted(Rotation(inv, atol=math.inf, warn_atol=math.inf))
 
     @property
     def is_linear(self) -> bool:
@@ -883,17 +905,53 @@ class Rotation(_ParameterTransformation):
         return _homogeneous(r, np.zeros(r.shape[0]))
 
 
-def _check_rotation(r: np.ndarray, where: str, atol: float) -> np.ndarray:
+def rotation_deviation(r: np.ndarray) -> float:
+    """How far a square matrix is from orthonormal: ``max |σᵢ - 1|`` over its singular values ``σᵢ``.
+
+    This is the largest relative change of the length of a vector that the matrix makes, so a matrix with deviation
+    ``d`` maps every point within a relative ``d`` of where the exact rotation would.
+
+    Parameters
+    ----------
+    r
+        ``N x N`` matrix.
+
+    Returns
+    -------
+    float
+        ``0.0`` for an exactly orthonormal matrix.
+
+    Examples
+    --------
+    >>> rotation_deviation(np.array([[0.0, -1.0], [1.0, 0.0]]))
+    0.0
+    >>> round(rotation_deviation(np.array([[0.17, -0.985], [0.985, 0.17]])), 6)
+    0.000438
+    """
+    return float(np.abs(np.linalg.svd(np.asarray(r, dtype=np.float64), compute_uv=False) - 1.0).max())
+
+
+def _check_rotation(r: np.ndarray, where: str, atol: float, warn_atol: float) -> np.ndarray:
     if r.shape[0] != r.shape[1]:
         raise TransformationError(f"{where}: field 'rotation' must be a square N x N matrix, got shape {r.shape}")
-    error = float(np.abs(r @ r.T - np.eye(r.shape[0])).max())
-    if error > atol:
+    deviation = rotation_deviation(r)
+    if deviation > atol:
         raise TransformationError(
-            f"{where}: field 'rotation' is not orthonormal (max |R Rᵀ - I| = {error:.3g} > tolerance {atol:g})"
+            f"{where}: field 'rotation' is not orthonormal: it changes lengths by up to {deviation:.3g} "
+            f"(max |singular value - 1|), more than the tolerance {atol:g}; a shear or scale is an 'affine'"
         )
     det = float(np.linalg.det(r))
-    if abs(det - 1.0) > atol:
-        raise TransformationError(f"{where}: field 'rotation' must have determinant 1, got {det:.6g} (a reflection?)")
+    if det < 0:
+        raise TransformationError(
+            f"{where}: field 'rotation' must have determinant 1, got {det:.6g} (a reflection); use an 'affine'"
+        )
+    if deviation > warn_atol:
+        warnings.warn(
+            f"{where}: field 'rotation' is orthonormal only to {deviation:.3g} (max |singular value - 1|, "
+            f"more than {warn_atol:g}); it is used as written",
+            RotationPrecisionWarning,
+            stacklevel=4,  # the code that built the Rotation (past _check_rotation, __post_init__, __init__)
+        )
     return r
 
 
@@ -1399,6 +1457,9 @@ def parse_transformation(
             raise TransformationError(f"{where}: not valid JSON ({err})") from err
     if not isinstance(value, Mapping):
         raise TransformationError(f"{where}: a transformation must be an object, got {value!r}")
+    # a JSON null is read as an absent optional field: ome-zarr-models writes every field it does not set as null
+    # (``"name": null``, ``"createdOutputs": null``...), which the 0.6rc0 schema does not allow but means "absent"
+    value = {k: v for k, v in value.items() if v is not None}
     kind = value.get("type")
     name = value.get("name")
     label = (

@@ -291,10 +291,13 @@ def read_rfc5_raster(group: zarr.Group, element_type: str, *, graph: Any = None,
     from xarray import DataArray
 
     from spatialdata_plugins.transforms._graph import TransformGraph
+    from spatialdata_plugins.transforms._v05 import is_v05_multiscales, upgrade_v05_multiscales
 
     attrs = group.attrs.asdict()
     ome = attrs.get("ome", attrs)
     ms = ome["multiscales"][0]
+    if is_v05_multiscales(ms):
+        ms = upgrade_v05_multiscales(ms, f"{group.path or '/'} multiscales[0]")
     graph = graph if graph is not None else TransformGraph.from_multiscales(group)
     first = ms["datasets"][0]
     out_name = first["coordinateTransformations"][0]["output"]
@@ -312,6 +315,8 @@ def read_rfc5_raster(group: zarr.Group, element_type: str, *, graph: Any = None,
         if "c" not in dims:  # spatialdata images always have a channel axis
             arrays = [a[None] for a in arrays]
             dims = ("c", *dims)
+        if channels is None:  # no omero metadata (ome-zarr-py writes none by default): 0, 1, ... as spatialdata does
+            channels = list(range(arrays[0].shape[dims.index("c")]))
     if len(arrays) > 1:
         tree = dask_arrays_to_datatree(arrays, dims=list(dims), channels=channels)
         _set_transformations(tree, transformations)

@@ -6,8 +6,9 @@ Usage::
 
 ``PATH`` is an OME-Zarr hierarchy whose root ``zarr.json`` holds ``ome.scene`` (or ``multiscales``), ``SOURCE`` and
 ``TARGET`` are coordinate-system names (``name``, ``path#name`` or a JSON ``{"name": ..., "path": ...}``) and
-``COORDINATES`` a JSON array of points. On success it prints ``{"coordinates": [[...], ...]}`` and exits 0; on any
-error it prints ``{"message": "..."}`` and exits 1. Leading options are accepted and ignored, so that conformance
+``COORDINATES`` a JSON array of points. On success it prints ``{"coordinates": [[...], ...]}`` (with a ``"message"``
+when something was accepted with a warning, such as a rotation matrix given with limited precision) and exits 0; on
+any error it prints ``{"message": "..."}`` and exits 1. Leading options are accepted and ignored, so that conformance
 harnesses may pass their own flags.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -74,10 +76,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     path, source, target, coordinates = args[-4:]
     try:
-        answer = run(path, source, target, coordinates)
+        # warnings (a rotation accepted with limited precision) go into the answer's optional "message", so that
+        # stdout stays one JSON object and stderr stays empty
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            answer = run(path, source, target, coordinates)
     except Exception as err:
         print(json.dumps({"message": f"{type(err).__name__}: {err}"}))
         return 1
+    notes = list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
+    if notes:
+        answer["message"] = "; ".join(notes)
     print(json.dumps(answer))
     return 0
 
