@@ -23,39 +23,36 @@ def load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
+def _proc_io() -> tuple[int, int]:
+    """``rchar`` now and the size of the ``/proc/self/io`` text just read (its own read counts in the next value)."""
+    with open("/proc/self/io", "rb") as f:
+        text = f.read()
+    for line in text.splitlines():
+        if line.startswith(b"rchar:"):
+            return int(line.split()[1]), len(text)
+    raise RuntimeError("no rchar in /proc/self/io")  # pragma: no cover - Linux only
+
+
 def rchar() -> int:
     """Bytes this process read through read syscalls so far, every thread (``/proc/self/io``, ``rchar``).
 
     ``read``, ``pread`` and ``readv`` all count, so a reader's real path (zarr's file reads, ``os.pread``, pyarrow's
     random-access reads) is measured as it runs; the page cache does not hide anything from it.
     """
-    with open("/proc/self/io", "rb") as f:
-        for line in f.read().splitlines():
-            if line.startswith(b"rchar:"):
-                return int(line.split()[1])
-    raise RuntimeError("no rchar in /proc/self/io")  # pragma: no cover - Linux only
-
-
-def _rchar_overhead() -> int:
-    """The bytes counted by reading ``/proc/self/io`` once (subtracted from every measurement)."""
-    samples = []
-    for _ in range(5):
-        a = rchar()
-        b = rchar()
-        samples.append(b - a)
-    return min(samples)
-
-
-RCHAR_OVERHEAD = _rchar_overhead() if os.path.exists("/proc/self/io") else 0
+    return _proc_io()[0]
 
 
 def measured_call(fn: Callable[[], Any]) -> tuple[Any, float, int]:
-    """Run ``fn`` once: its result, wall seconds and bytes read by the process meanwhile (the timed path itself)."""
-    r0 = rchar()
+    """Run ``fn`` once: its result, wall seconds and bytes read by the process meanwhile (the timed path itself).
+
+    The read of ``/proc/self/io`` before the call is counted in the value after it; its size (which grows with the
+    digits of the counters) is subtracted, so an empty call measures 0.
+    """
+    r0, own = _proc_io()
     t0 = time.perf_counter()
     out = fn()
     seconds = time.perf_counter() - t0
-    return out, seconds, rchar() - r0 - RCHAR_OVERHEAD
+    return out, seconds, rchar() - r0 - own
 
 
 def interleaved(

@@ -283,6 +283,7 @@ def write_js_morton(element: Any, path: str) -> None:
     from spatialdata_js_util.points import write_morton_points_parquet
 
     frame = element.compute()
+    frame.attrs = {}  # spatialdata's transformations are not part of this layout (and do not serialise to JSON)
     write_morton_points_parquet(frame[["x", "y", "gene"]], path, feature_key="gene")
 
 

@@ -78,4 +78,3 @@ def test_benchmark_points_on_tiny_data(tmp_path):
     assert bench.write_transaction(sdata, tmp_path, parallel="direct")[1] == 0
     seconds, forks, _ = bench.write_transaction(sdata, tmp_path, parallel="fork")
     assert seconds > 0 and forks >= 1
-
