@@ -572,7 +572,7 @@ def markdown(results: list[dict[str, Any]]) -> str:
     out = []
     for r in results:
         out.append(
-            f"\n#### {r['kind']}, N = {r['n']:,} ({len(r['levels'])} levels, mid = {r['mid']}; "
+            f"\n### {r['kind']}, N = {r['n']:,} ({len(r['levels'])} levels, mid = {r['mid']}; "
             f"builds: {r['build_rounds']} interleaved runs, queries: {r['rounds']})\n"
         )
         sd = r["builds"][0]

@@ -6,7 +6,8 @@ Usage::
     uv run --all-packages --group bench python benchmarks/run.py --quick    # CI smoke run, small sizes
     uvx nox -s bench [-- --quick | --only points-index,density | --skip stitch | --long]
 
-Results go to ``benchmarks/results/results-<UTC time>[-quick].json`` (not committed). A full run also writes the
+Results go to ``benchmarks/results/results-<UTC time>[-quick].json`` (not committed); ``--render RESULTS_JSON``
+writes the tables and plots again from such a file without measuring anything. A full run also writes the
 generated tables and plots to ``docs/_static/benchmarks/`` (committed; the docs pages include them, nothing there
 is typed by hand); a quick run writes them beside its results file unless ``--docs`` says where. Every target row
 holds the target, the measured value, met or not, and the machine's 1-minute load average when it was measured.
@@ -136,11 +137,75 @@ BENCHMARKS: dict[str, Callable[[bool, str, bool], dict[str, Any]]] = {
 }
 
 
+# ------------------------------------------------------------------------------------------ rendering from raw
+
+
+def _render_points_index(raw: Any, plot_dir: Path) -> dict[str, str]:
+    import bench_points_index
+
+    datasets = [r for r in raw if "kind" in r]
+    bench_points_index.plot(datasets, str(plot_dir / "points-index.png"))
+    return {"tables": bench_points_index.markdown(datasets)}
+
+
+def _render_density(raw: Any, plot_dir: Path) -> dict[str, str]:
+    import bench_density
+
+    bench_density.plot(raw, str(plot_dir / "density.png"))
+    return {"table": bench_density.table(raw)}
+
+
+def _render_transforms(raw: Any, plot_dir: Path) -> dict[str, str]:
+    import bench_transforms
+
+    n = round(raw[0]["mpts"] * raw[0]["median"] * 1e6)
+    bench_transforms.plot(raw, str(plot_dir / "transforms.png"))
+    return {"table": bench_transforms.format_table(raw, n)}
+
+
+def _render_icechunk(raw: Any, plot_dir: Path) -> dict[str, str]:
+    import bench_icechunk
+
+    return {"table": bench_icechunk.table(raw["blobs"], raw["image"], raw["points"])}
+
+
+def _render_stitch(raw: Any, plot_dir: Path) -> dict[str, str]:
+    import bench_stitch
+
+    return {"table": bench_stitch.table(raw)}
+
+
+def _render_lazy_containers(raw: Any, plot_dir: Path) -> dict[str, str]:
+    import bench_lazy_containers
+
+    return {"table": bench_lazy_containers.format_table(raw)}
+
+
+RENDER: dict[str, Callable[[Any, Path], dict[str, str]]] = {
+    "points-index": _render_points_index,
+    "density": _render_density,
+    "transforms": _render_transforms,
+    "icechunk": _render_icechunk,
+    "lazy-containers": _render_lazy_containers,
+    "stitch": _render_stitch,
+}
+
+
+def render(results_file: Path, out_dir: Path) -> None:
+    """Write the tables and plots again from a results file's raw measurements (nothing is measured again)."""
+    results = json.loads(results_file.read_text())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, entry in results["benchmarks"].items():
+        if "error" not in entry and name in RENDER:
+            entry["tables"] = RENDER[name](entry["raw"], out_dir)
+    write_outputs(results, out_dir)
+
+
 # ------------------------------------------------------------------------------------------ output
 
 
 def _header(results: dict[str, Any], name: str | None = None) -> str:
-    mode = "quick (small sizes, a smoke run: not the reported figures)" if results["quick"] else "full"
+    mode = "quick mode: small sizes, a smoke run, not the reported figures" if results["quick"] else "full run"
     entry = results["benchmarks"].get(name, {}) if name else {}
     span = (
         f"load {entry['load_start']:.1f} at the start, {entry['load_end']:.1f} at the end, {entry['seconds']:.0f} s"
@@ -184,7 +249,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--long", action="store_true", help="add the cases that take many minutes")
     ap.add_argument("--results", default=str(RESULTS), help="directory of the JSON results file")
     ap.add_argument("--docs", default=None, help="where the tables and plots go (full run: docs/_static/benchmarks)")
+    ap.add_argument("--render", default=None, metavar="RESULTS_JSON", help="only write the tables and plots again")
     args = ap.parse_args(argv)
+    if args.render:
+        render(Path(args.render), Path(args.docs) if args.docs else DOCS_OUT)
+        return 0
     names = args.only.split(",") if args.only else list(BENCHMARKS)
     unknown = set(names) - set(BENCHMARKS)
     if unknown:
