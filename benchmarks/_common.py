@@ -11,6 +11,7 @@ Every benchmark module exposes ``run(quick: bool, plot_dir: str | None) -> dict`
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import time
@@ -88,7 +89,7 @@ def spread(entry: dict[str, Any], scale: float = 1.0, digits: int = 2) -> str:
 
 
 def sig2(value: float) -> str:
-    """Two significant digits, never rounded up to a whole number below 10 ("0.64", "1.5", "73", "150")."""
+    """Two significant digits, trailing zero kept ("0.64", "0.050", "1.0", "1.5", "73", "150", "1,200")."""
     if value != value or value in (float("inf"), float("-inf")):
         return str(value)
     if value == 0:
@@ -96,7 +97,8 @@ def sig2(value: float) -> str:
     rounded = float(f"{value:.2g}")
     if abs(rounded) >= 10:
         return f"{rounded:,.0f}"
-    return f"{rounded:g}"
+    decimals = 1 - math.floor(math.log10(abs(rounded)))
+    return f"{rounded:.{decimals}f}"
 
 
 def ratio(value: float) -> str:

@@ -72,6 +72,10 @@ def _stitch(quick: bool, plot_dir: str, long: bool) -> dict[str, Any]:
         rows = bench_stitch.run([(2, 2)], tile_size=128, jitter=3.0, repeats=5)
     else:
         rows = bench_stitch.run([(2, 2), (3, 3), (4, 4)], tile_size=512, jitter=4.0, repeats=5)
+    return {"targets": _stitch_targets(rows), "tables": {"table": bench_stitch.table(rows)}, "plots": [], "raw": rows}
+
+
+def _stitch_targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     targets = []
     for r in rows:
         label = f"stitch {r['tiles']} tiles of {r['tile_size']} px"
@@ -91,7 +95,7 @@ def _stitch(quick: bool, plot_dir: str, long: bool) -> dict[str, Any]:
                 r["ratio"] <= 1.10,
             )
         )
-    return {"targets": targets, "tables": {"table": bench_stitch.table(rows)}, "plots": [], "raw": rows}
+    return targets
 
 
 def _lazy_containers(quick: bool, plot_dir: str, long: bool) -> dict[str, Any]:
@@ -99,6 +103,16 @@ def _lazy_containers(quick: bool, plot_dir: str, long: bool) -> dict[str, Any]:
 
     os.environ.setdefault("SPATIALDATA_PLUGINS_LAZY_ON_CHANGE", "warn")
     result = bench_lazy_containers.run(quick=quick, repeats=5)
+    result["sizes"] = vars(result["sizes"])
+    return {
+        "targets": _lazy_targets(result),
+        "tables": {"table": bench_lazy_containers.format_table(result)},
+        "plots": [],
+        "raw": result,
+    }
+
+
+def _lazy_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     a = result["attach"]
     targets = [
         target(f"lazy containers: attach {a['n']}", "< 50 ms", f"{a['seconds'] * 1e3:.1f} ms", a["seconds"] < 0.05),
@@ -118,13 +132,7 @@ def _lazy_containers(quick: bool, plot_dir: str, long: bool) -> dict[str, Any]:
                 r["ratio"] <= 1.1,
             )
         )
-    result["sizes"] = vars(result["sizes"])
-    return {
-        "targets": targets,
-        "tables": {"table": bench_lazy_containers.format_table(result)},
-        "plots": [],
-        "raw": result,
-    }
+    return targets
 
 
 BENCHMARKS: dict[str, Callable[[bool, str, bool], dict[str, Any]]] = {
@@ -140,48 +148,49 @@ BENCHMARKS: dict[str, Callable[[bool, str, bool], dict[str, Any]]] = {
 # ------------------------------------------------------------------------------------------ rendering from raw
 
 
-def _render_points_index(raw: Any, plot_dir: Path) -> dict[str, str]:
+def _render_points_index(raw: Any, plot_dir: Path) -> tuple[dict[str, str], list[dict[str, Any]]]:
     import bench_points_index
 
     datasets = [r for r in raw if "kind" in r]
     bench_points_index.plot(datasets, str(plot_dir / "points-index.png"))
-    return {"tables": bench_points_index.markdown(datasets)}
+    return {"tables": bench_points_index.markdown(datasets)}, bench_points_index.targets(datasets)
 
 
-def _render_density(raw: Any, plot_dir: Path) -> dict[str, str]:
+def _render_density(raw: Any, plot_dir: Path) -> tuple[dict[str, str], list[dict[str, Any]]]:
     import bench_density
 
     bench_density.plot(raw, str(plot_dir / "density.png"))
-    return {"table": bench_density.table(raw)}
+    return {"table": bench_density.table(raw)}, bench_density.targets(raw)
 
 
-def _render_transforms(raw: Any, plot_dir: Path) -> dict[str, str]:
+def _render_transforms(raw: Any, plot_dir: Path) -> tuple[dict[str, str], list[dict[str, Any]]]:
     import bench_transforms
 
     n = round(raw[0]["mpts"] * raw[0]["median"] * 1e6)
     bench_transforms.plot(raw, str(plot_dir / "transforms.png"))
-    return {"table": bench_transforms.format_table(raw, n)}
+    return {"table": bench_transforms.format_table(raw, n)}, bench_transforms.targets(raw, n)
 
 
-def _render_icechunk(raw: Any, plot_dir: Path) -> dict[str, str]:
+def _render_icechunk(raw: Any, plot_dir: Path) -> tuple[dict[str, str], list[dict[str, Any]]]:
     import bench_icechunk
 
-    return {"table": bench_icechunk.table(raw["blobs"], raw["image"], raw["points"])}
+    tables = {"table": bench_icechunk.table(raw["blobs"], raw["image"], raw["points"])}
+    return tables, bench_icechunk.targets(raw["blobs"], raw["image"])
 
 
-def _render_stitch(raw: Any, plot_dir: Path) -> dict[str, str]:
+def _render_stitch(raw: Any, plot_dir: Path) -> tuple[dict[str, str], list[dict[str, Any]]]:
     import bench_stitch
 
-    return {"table": bench_stitch.table(raw)}
+    return {"table": bench_stitch.table(raw)}, _stitch_targets(raw)
 
 
-def _render_lazy_containers(raw: Any, plot_dir: Path) -> dict[str, str]:
+def _render_lazy_containers(raw: Any, plot_dir: Path) -> tuple[dict[str, str], list[dict[str, Any]]]:
     import bench_lazy_containers
 
-    return {"table": bench_lazy_containers.format_table(raw)}
+    return {"table": bench_lazy_containers.format_table(raw)}, _lazy_targets(raw)
 
 
-RENDER: dict[str, Callable[[Any, Path], dict[str, str]]] = {
+RENDER: dict[str, Callable[[Any, Path], tuple[dict[str, str], list[dict[str, Any]]]]] = {
     "points-index": _render_points_index,
     "density": _render_density,
     "transforms": _render_transforms,
@@ -192,12 +201,18 @@ RENDER: dict[str, Callable[[Any, Path], dict[str, str]]] = {
 
 
 def render(results_file: Path, out_dir: Path) -> None:
-    """Write the tables and plots again from a results file's raw measurements (nothing is measured again)."""
+    """Write the tables, target rows and plots again from a results file's raw measurements (nothing is measured
+    again; the target rows keep the load recorded when they were measured)."""
     results = json.loads(results_file.read_text())
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, entry in results["benchmarks"].items():
         if "error" not in entry and name in RENDER:
-            entry["tables"] = RENDER[name](entry["raw"], out_dir)
+            entry["tables"], rows = RENDER[name](entry["raw"], out_dir)
+            # the same rows from the same measurements; the load is the one recorded when they were measured
+            if [r["benchmark"] for r in rows] == [r["benchmark"] for r in entry["targets"]]:
+                for new, old in zip(rows, entry["targets"], strict=True):
+                    new["load"] = old["load"]
+                entry["targets"] = rows
     write_outputs(results, out_dir)
 
 

@@ -75,7 +75,8 @@ def test_ratios_keep_two_significant_digits(runner):
 
     assert _common.ratio(0.6449) == "0.64x"
     assert _common.ratio(0.96) == "0.96x"  # a slowdown is never rounded up to "1x"
-    assert _common.ratio(1.0) == "1x"
+    assert _common.ratio(1.0) == "1.0x" and _common.ratio(1.04) == "1.0x"
+    assert _common.ratio(0.0501) == "0.050x"
     assert _common.ratio(1.449) == "1.4x"
     assert _common.ratio(73.4) == "73x"
     assert _common.ratio(1234) == "1,200x"
