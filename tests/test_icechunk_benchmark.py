@@ -62,7 +62,7 @@ def test_tables():
     blobs = {"plain": 1.0, "icechunk": 1.2, "plain_times": [1.0] * 5, "icechunk_times": [1.2] * 5,
              "plain_equal": True, "icechunk_equal": True, "runs": 5, "load": 1.0}  # fmt: skip
     text = bench.table(blobs, None, {"rows": 2_000_000, "npartitions": 4, "direct": 4.0, "fork": 2.0, "forks": 4})
-    assert "| 1.2x | <= 1.5x |" in text and "| 0.5x | 4 |" in text
+    assert "| 1.2x | <= 1.5x |" in text and "| 0.50x | 4 |" in text
     (row,) = bench.targets(blobs, None)
     assert row["met"] is True and row["measured"].startswith("1.2x")
     assert bench.targets({**blobs, "icechunk_equal": False}, None)[0]["met"] is False
