@@ -71,8 +71,15 @@ def scale(session: nox.Session) -> None:
 
 @nox.session(python="3.12")
 def bench(session: nox.Session) -> None:
-    """Run every benchmark script; each prints its table (pass a script name to run one)."""
-    _sync(session, "--all-packages", "--group", "test", "--no-default-groups")
-    scripts = session.posargs or sorted(str(p) for p in (ROOT / "benchmarks").glob("bench_*.py"))
-    for script in scripts:
-        session.run("python", script, env={"PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0")})
+    """Every benchmark through benchmarks/run.py: one JSON results file, the docs' tables and plots.
+
+    ``uvx nox -s bench`` is the full run (the sizes of BENCHMARKS.md); pass the runner's options after ``--``:
+    ``-- --quick`` (CI smoke run), ``-- --only points-index,density``, ``-- --skip stitch``, ``-- --long``.
+    """
+    _sync(session, "--all-packages", "--group", "bench", "--no-default-groups")
+    session.run(
+        "python",
+        str(ROOT / "benchmarks" / "run.py"),
+        *session.posargs,
+        env={"PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0")},
+    )

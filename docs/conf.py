@@ -40,7 +40,7 @@ extensions = [
 
 source_suffix = {".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "_static/benchmarks"]  # included by the pages, not pages
 templates_path: list[str] = []
 
 # No intersphinx: it downloads inventories at build time, and a build that needs the network (and fails under -W

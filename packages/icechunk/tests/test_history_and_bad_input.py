@@ -64,6 +64,17 @@ def test_log_of_commits_made_without_the_plugin(filled_repo):
     assert head.message == "plain icechunk commit" and head.deleted == ["regions"]
 
 
+def _tree(root):
+    """Every file under ``root`` with its content."""
+    out = {}
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            with open(path, "rb") as f:
+                out[os.path.relpath(path, root)] = f.read()
+    return out
+
+
 def test_not_a_repository(tmp_path, small_sdata):
     missing = tmp_path / "missing.icechunk"
     with pytest.raises(sdi.NotARepositoryError, match="create=True"):
@@ -75,14 +86,15 @@ def test_not_a_repository(tmp_path, small_sdata):
     from spatialdata_plugins.core import write
 
     write(small_sdata, plain, progress=False)
+    before = _tree(plain)
     with pytest.raises(sdi.NotARepositoryError, match="exists but is not an icechunk repository"):
         sdi.open_repository(plain)
     with pytest.raises(sdi.NotARepositoryError, match="must be empty"):
         sdi.open_repository(plain, create=True)
-    assert sorted(os.listdir(plain)) == sorted(os.listdir(plain))  # untouched, still a spatialdata store
+    assert _tree(plain) == before  # untouched: same files, same bytes
     from spatialdata_plugins.core import read
 
-    read(plain)
+    assert_spatial_data_objects_are_identical(small_sdata, read(plain))  # still a spatialdata store
     with pytest.raises(InvalidArgumentError, match="unsupported URL"):
         sdi.open_repository("gs://bucket/x")
     with pytest.raises(InvalidArgumentError, match="icechunk"):
