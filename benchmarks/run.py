@@ -135,6 +135,39 @@ def _lazy_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     return targets
 
 
+def _relations(quick: bool, plot_dir: str, long: bool) -> dict[str, Any]:
+    import bench_relations
+
+    rows = bench_relations.run(n=20_000 if quick else 1_000_000, repeats=5)
+    return {
+        "targets": _relations_targets(rows),
+        "tables": {"table": bench_relations.table(rows)},
+        "plots": [],
+        "raw": rows,
+    }
+
+
+def _relations_targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        target(
+            f"relations {r['case']} ({r['n']:,})",
+            f"no slower than {r['baseline']} + 10%, same result",
+            f"{ratio(r['ratio'])} ({r['ours_s']:.2f} s vs {r['theirs_s']:.2f} s; same: {r['same_result']})",
+            r["ratio"] <= 1.10 and r["same_result"],
+        )
+        for r in rows
+    ]
+
+
+def _viewer(quick: bool, plot_dir: str, long: bool) -> dict[str, Any]:
+    # the viewer benchmark drives a real browser; it runs as its own process and its printed table is kept as is
+    import subprocess
+
+    cmd = [sys.executable, str(HERE / "bench_viewer.py"), *(["--quick"] if quick else [])]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return {"targets": [], "tables": {"table": out}, "plots": [], "raw": out}
+
+
 BENCHMARKS: dict[str, Callable[[bool, str, bool], dict[str, Any]]] = {
     "points-index": _points_index,
     "density": _density,
@@ -142,6 +175,8 @@ BENCHMARKS: dict[str, Callable[[bool, str, bool], dict[str, Any]]] = {
     "icechunk": _icechunk,
     "lazy-containers": _lazy_containers,
     "stitch": _stitch,
+    "relations": _relations,
+    "viewer": _viewer,
 }
 
 
@@ -190,6 +225,16 @@ def _render_lazy_containers(raw: Any, plot_dir: Path) -> tuple[dict[str, str], l
     return {"table": bench_lazy_containers.format_table(raw)}, _lazy_targets(raw)
 
 
+def _render_relations(raw: Any, plot_dir: Path) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    import bench_relations
+
+    return {"table": bench_relations.table(raw)}, _relations_targets(raw)
+
+
+def _render_viewer(raw: Any, plot_dir: Path) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    return {"table": raw}, []
+
+
 RENDER: dict[str, Callable[[Any, Path], tuple[dict[str, str], list[dict[str, Any]]]]] = {
     "points-index": _render_points_index,
     "density": _render_density,
@@ -197,6 +242,8 @@ RENDER: dict[str, Callable[[Any, Path], tuple[dict[str, str], list[dict[str, Any
     "icechunk": _render_icechunk,
     "lazy-containers": _render_lazy_containers,
     "stitch": _render_stitch,
+    "relations": _render_relations,
+    "viewer": _render_viewer,
 }
 
 
