@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import zarr
-
 from spatialdata_plugins.core._defaults import element_type_of
 from spatialdata_plugins.core._errors import (
     ElementExistsError,
@@ -15,9 +13,8 @@ from spatialdata_plugins.core._errors import (
     UnsupportedElementError,
 )
 from spatialdata_plugins.core._io import open_location
-from spatialdata_plugins.core._pipeline import apply_update, update_of, validate_elements
-
-ELEMENT_GROUPS = ("images", "labels", "points", "shapes", "tables")
+from spatialdata_plugins.core._location import ELEMENT_TYPES
+from spatialdata_plugins.core._pipeline import apply_update, stored_elements, update_of, validate_elements
 
 
 def add_element(
@@ -89,12 +86,12 @@ def add_element(
         raise InvalidArgumentError(f"cannot add {name!r}, nothing was written: {exc}") from exc
     if element_type is None:
         element_type = element_type_of(element)
-    elif element_type not in ELEMENT_GROUPS:
-        raise InvalidArgumentError(f"element_type must be one of {ELEMENT_GROUPS}, got {element_type!r}")
+    elif element_type not in ELEMENT_TYPES:
+        raise InvalidArgumentError(f"element_type must be one of {ELEMENT_TYPES}, got {element_type!r}")
     location = open_location(target, "w", storage_options)
     if not location.exists():
         raise StoreNotFoundError(f"no SpatialData store at {location.url}: nothing exists there")
-    existing = _existing_type(location.open_root("r"), name)
+    existing = stored_elements(location.open_root("r")).get(name)
     if existing is not None and element_type is not None and existing != element_type:
         raise ElementExistsError(f"{name!r} already exists in {location.url} as an element of {existing}")
     if existing is not None and not overwrite:
@@ -121,10 +118,3 @@ def add_element(
             f"cannot tell the element type of a {type(element).__name__} and no installed plugin stores it as an "
             f"attached object; pass element_type or parse it with spatialdata.models ({exc})"
         ) from exc
-
-
-def _existing_type(root: zarr.Group, name: str) -> str | None:
-    for element_type in ELEMENT_GROUPS:
-        if element_type in root and name in root[element_type]:
-            return element_type
-    return None

@@ -25,7 +25,6 @@ from xarray import DataArray, DataTree
 from spatialdata_plugins.core import _blob
 from spatialdata_plugins.core._location import Location
 
-ELEMENT_TYPES = ("images", "labels", "points", "shapes", "tables")
 INDEX_COLUMN = "__null_dask_index__"
 BLOB_ROW_GROUP_SIZE = 200_000
 

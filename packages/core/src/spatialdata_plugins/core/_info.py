@@ -8,7 +8,8 @@ import pyarrow.parquet as pq
 import zarr
 
 from spatialdata_plugins.core import _blob
-from spatialdata_plugins.core._elements import ELEMENT_TYPES, raster_multiscales
+from spatialdata_plugins.core._elements import raster_multiscales
+from spatialdata_plugins.core._location import ELEMENT_TYPES
 
 
 def _coordinate_systems(transformations: list[dict[str, Any]]) -> list[str]:

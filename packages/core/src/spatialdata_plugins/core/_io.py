@@ -15,7 +15,6 @@ from xarray import DataArray, DataTree
 from zarr.errors import GroupNotFoundError
 
 from spatialdata_plugins.core._defaults import element_type_of
-from spatialdata_plugins.core._elements import ELEMENT_TYPES
 from spatialdata_plugins.core._errors import (
     ElementNotFoundError,
     ElementReadError,
@@ -32,7 +31,7 @@ from spatialdata_plugins.core._errors import (
     UnsupportedElementError,
     UnsupportedTargetError,
 )
-from spatialdata_plugins.core._location import Location
+from spatialdata_plugins.core._location import ELEMENT_TYPES, Location
 from spatialdata_plugins.core._pipeline import apply_update, update_of, validate_elements
 from spatialdata_plugins.core._registry import get_registry
 from spatialdata_plugins.core._spatialdata import SpatialData

@@ -22,7 +22,8 @@ from zarr.storage import FsspecStore, LocalStore
 from spatialdata_plugins.core._errors import PublishError, UnsupportedTargetError
 
 Kind = Literal["local", "fsspec", "store"]
-_ELEMENT_TYPES = ("images", "labels", "points", "shapes", "tables")
+#: The element-type groups of a SpatialData store.
+ELEMENT_TYPES = ("images", "labels", "points", "shapes", "tables")
 
 
 @dataclass
@@ -108,7 +109,7 @@ class Location:
         keys = list_keys(self.store, prefix)
         # a freshly created, empty group (``root.require_group("sample")``) or an empty SpatialData layout (a new
         # icechunk repository: the root and the element-type groups, nothing in them) holds nothing
-        empty_layout = {f"{prefix}zarr.json"} | {f"{prefix}{t}/zarr.json" for t in _ELEMENT_TYPES}
+        empty_layout = {f"{prefix}zarr.json"} | {f"{prefix}{t}/zarr.json" for t in ELEMENT_TYPES}
         if set(keys) <= empty_layout:
             if not keys:
                 return False

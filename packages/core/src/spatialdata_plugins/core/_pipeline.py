@@ -20,14 +20,13 @@ from tqdm.auto import tqdm
 from zarr.errors import ZarrUserWarning
 
 from spatialdata_plugins.core._defaults import element_type_of
-from spatialdata_plugins.core._elements import ELEMENT_TYPES
 from spatialdata_plugins.core._errors import (
     ElementExistsError,
     ElementWriteError,
     PublishError,
     UnsupportedElementError,
 )
-from spatialdata_plugins.core._location import Location
+from spatialdata_plugins.core._location import ELEMENT_TYPES, Location
 from spatialdata_plugins.core._registry import get_registry
 
 
