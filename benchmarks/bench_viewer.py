@@ -18,9 +18,11 @@ Needs ``chromium`` and ``chromium-driver``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 
@@ -66,7 +68,17 @@ def views() -> dict[str, tuple[tuple[float, float], float]]:
     }
 
 
-def run_view(session, centre, width) -> dict:
+def _chunk_box(info: dict, part: str) -> tuple[int, np.ndarray, np.ndarray]:
+    """Level and data-space bounds of the annotation chunk ``spatial<level>/<i>_<j>_<k>`` (from the served info)."""
+    level = int(part.split("/")[0][len("spatial") :])
+    i, j, _ = (int(v) for v in part.split("/")[1].split("_"))
+    size = np.asarray(info["spatial"][level]["chunk_size"][:2], dtype=float)
+    lo = np.asarray(info["lower_bound"][:2], dtype=float) + size * (i, j)
+    return level, lo, lo + size
+
+
+def run_view(session, info: dict, centre, width) -> dict:
+    """Load one view in a fresh browser; what the data server sent for it."""
     from neuroglancer.webdriver import Webdriver
 
     from spatialdata_plugins.viewer import CHROMIUM_FLAGS
@@ -90,13 +102,139 @@ def run_view(session, centre, width) -> dict:
         session.viewer.screenshot()
         elapsed = time.perf_counter() - t0
     chunks = session.log.annotation_chunks("transcripts")
-    levels = sorted({int(r.part.split("/")[0][len("spatial") :]) for r in chunks})
+    # the part of the data space the canvas shows (a square canvas: width x width around the centre)
+    vlo = np.asarray(centre, dtype=float) - width / 2
+    vhi = np.asarray(centre, dtype=float) + width / 2
+    outside = 0
+    for r in chunks:
+        _, lo, hi = _chunk_box(info, r.part)
+        if not (np.all(lo < vhi) and np.all(hi > vlo)):
+            outside += 1
+    levels = sorted({_chunk_box(info, r.part)[0] for r in chunks})
     return {
         "chunks": len(chunks),
         "bytes": sum(r.nbytes for r in chunks),
-        "levels": f"{levels[0]}-{levels[-1]}" if levels else "-",
+        "levels": levels,
+        "outside": outside,
         "seconds": elapsed,
     }
+
+
+def measure(n: int, repeat: int, clustered: bool = False, workdir: str | None = None) -> dict:
+    """Write and index ``n`` points, load every view ``repeat`` times in fresh browsers; the raw measurements."""
+    os.environ.setdefault("SE_OFFLINE", "true")
+    if shutil.which("chromium") is None or shutil.which("chromedriver") is None:
+        raise SystemExit("the viewer benchmark needs chromium and chromium-driver")
+
+    from spatialdata_plugins.viewer import view
+
+    workdir = workdir or tempfile.mkdtemp(prefix="bench-viewer-")
+    path = os.path.join(workdir, f"points-{n}-{'clustered' if clustered else 'uniform'}.zarr")
+    if not os.path.exists(path):
+        t0 = time.perf_counter()
+        make_store(n, clustered, path)
+        print(f"wrote and indexed {n:,} points in {time.perf_counter() - t0:.1f} s: {path}", file=sys.stderr)
+    parquet = sum(
+        os.path.getsize(os.path.join(r, f))
+        for r, _, files in os.walk(os.path.join(path, "points", "transcripts", "points.parquet"))
+        for f in files
+    )
+    one_level = 8 + n * (16 + 8)  # x, y, z float32 + uint16 gene + padding, then a uint64 id per point
+
+    session = view(path, points="transcripts")
+    with session.viewer.config_state.txn() as c:
+        c.show_ui_controls = False
+        c.show_panel_borders = False
+        c.viewer_size = [CANVAS, CANVAS]
+    source = session.server.sources["points"]["transcripts"]
+    info = source.info()
+    level_rows = [int(v) for v in source.index.level_rows()]
+    out = []
+    try:
+        for name, (centre, width) in views().items():
+            runs = [run_view(session, info, centre, width) for _ in range(repeat)]
+            out.append({"view": name, "centre": list(centre), "width": width, "runs": runs})
+    finally:
+        session.stop()
+    return {
+        "n": n,
+        "kind": "clustered" if clustered else "uniform",
+        "repeat": repeat,
+        "canvas": CANVAS,
+        "level_rows": level_rows,
+        "parquet_bytes": parquet,
+        "one_level_bytes": one_level,
+        "views": out,
+    }
+
+
+def table(raw: dict) -> str:
+    """The markdown table of a :func:`measure` result."""
+    lines = [
+        f"N = {raw['n']:,} {raw['kind']} points, 1,000 genes, canvas {raw['canvas']} px, medians of {raw['repeat']} "
+        f"fresh browsers; the index's levels hold {', '.join(f'{v:,}' for v in raw['level_rows'])} points.",
+        "",
+        "| view | levels fetched | chunks | chunks outside the view | bytes served | spread | vs one-level layout "
+        "| vs parquet | time (s) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for v in raw["views"]:
+        runs = v["runs"]
+        b = [r["bytes"] for r in runs]
+        t = [r["seconds"] for r in runs]
+        levels = runs[-1]["levels"]
+        lv = f"{levels[0]}-{levels[-1]}" if levels else "-"
+        mb = statistics.median(b)
+        lines.append(
+            f"| {v['view']} | {lv} | {int(statistics.median(r['chunks'] for r in runs)):,} | "
+            f"{max(r['outside'] for r in runs)} | {mb / 1e6:.2f} MB | {(max(b) - min(b)) / 1e3:.1f} kB | "
+            f"{mb / raw['one_level_bytes']:.2g}x | {mb / raw['parquet_bytes']:.2g}x | "
+            f"{statistics.median(t):.1f} (min {min(t):.1f}, max {max(t):.1f}) |"
+        )
+    ol, pq = raw["one_level_bytes"], raw["parquet_bytes"]
+    lines.append(
+        f"| baseline: one-level precomputed layout (AnnotationWriter) | 0 | 1 | | {ol / 1e6:.2f} MB | | 1x | "
+        f"{ol / pq:.2g}x | |"
+    )
+    lines.append(f"| baseline: the points element's parquet | | | | {pq / 1e6:.2f} MB | | {pq / ol:.2g}x | 1x | |")
+    return "\n".join(lines)
+
+
+COARSE_LIMIT = 4_000_000  # "a few MB"
+
+
+def targets(raw: dict) -> list[dict]:
+    """The target rows: zoomed out, whole coarse levels only and at most a few MB; zoomed in, only overlapping chunks."""
+    from _common import target
+
+    rows = []
+    for v in raw["views"]:
+        runs = v["runs"]
+        worst = max(r["bytes"] for r in runs)
+        if v["width"] >= EXTENT:
+            levels = runs[-1]["levels"]
+            prefix = levels == list(range(len(levels)))
+            rows.append(
+                target(
+                    f"viewer {raw['n']:,} {raw['kind']} points: {v['view']}",
+                    f"whole coarse levels only, at most {COARSE_LIMIT / 1e6:.0f} MB served",
+                    f"levels {levels[0]}-{levels[-1]} ({'a prefix' if prefix else 'NOT a prefix'}), "
+                    f"{worst / 1e6:.2f} MB (largest of {len(runs)})",
+                    prefix and worst <= COARSE_LIMIT,
+                )
+            )
+        else:
+            outside = max(r["outside"] for r in runs)
+            rows.append(
+                target(
+                    f"viewer {raw['n']:,} {raw['kind']} points: {v['view']}",
+                    "only chunks overlapping the view",
+                    f"{outside} of {max(r['chunks'] for r in runs)} chunks outside the view, "
+                    f"{worst / 1e6:.2f} MB served",
+                    outside == 0,
+                )
+            )
+    return rows
 
 
 def main() -> None:
@@ -106,73 +244,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--clustered", action="store_true")
     parser.add_argument("--workdir", default=None)
+    parser.add_argument("--json", action="store_true", help="print the raw measurements as JSON (for the runner)")
     args = parser.parse_args()
     if args.quick:
         args.n, args.repeat = 1_000_000, 1
-    os.environ.setdefault("SE_OFFLINE", "true")
-    if shutil.which("chromium") is None or shutil.which("chromedriver") is None:
-        raise SystemExit("the viewer benchmark needs chromium and chromium-driver")
-
-    from spatialdata_plugins.viewer import view
-
-    workdir = args.workdir or tempfile.mkdtemp(prefix="bench-viewer-")
-    path = os.path.join(workdir, f"points-{args.n}-{'clustered' if args.clustered else 'uniform'}.zarr")
-    if not os.path.exists(path):
-        t0 = time.perf_counter()
-        make_store(args.n, args.clustered, path)
-        print(f"wrote and indexed {args.n:,} points in {time.perf_counter() - t0:.1f} s: {path}")
-    parquet = sum(
-        os.path.getsize(os.path.join(r, f))
-        for r, _, files in os.walk(os.path.join(path, "points", "transcripts", "points.parquet"))
-        for f in files
-    )
-    one_level = 8 + args.n * (16 + 8)  # x, y, z float32 + uint16 gene + padding, then a uint64 id per point
-
-    session = view(path, points="transcripts")
-    with session.viewer.config_state.txn() as c:
-        c.show_ui_controls = False
-        c.show_panel_borders = False
-        c.viewer_size = [CANVAS, CANVAS]
-    index = session.server.sources["points"]["transcripts"].index
-    print(f"index: {index.n_levels} levels, points per level {index.level_rows()}")
-    rows = []
-    try:
-        for name, (centre, width) in views().items():
-            runs = [run_view(session, centre, width) for _ in range(args.repeat)]
-            bytes_ = [r["bytes"] for r in runs]
-            secs = [r["seconds"] for r in runs]
-            rows.append(
-                (
-                    name,
-                    runs[-1]["levels"],
-                    int(statistics.median(r["chunks"] for r in runs)),
-                    statistics.median(bytes_),
-                    max(bytes_) - min(bytes_),
-                    statistics.median(secs),
-                    max(secs) - min(secs),
-                )
-            )
-    finally:
-        session.stop()
-
-    print(
-        f"\nN = {args.n:,} {'clustered' if args.clustered else 'uniform'} points, 1,000 genes, canvas {CANVAS} px, "
-        f"medians of {args.repeat} fresh browsers"
-    )
-    print("| view | levels fetched | chunks | bytes served | spread | vs one-level layout | vs parquet | time (s) |")
-    print("|---|---|---|---|---|---|---|---|")
-    for name, levels, chunks, b, spread, t, tspread in rows:
-        print(
-            f"| {name} | {levels} | {chunks:,} | {b / 1e6:.2f} MB | {spread / 1e3:.1f} kB | "
-            f"{b / one_level:.4f}x | {b / parquet:.4f}x | {t:.1f} (± {tspread / 2:.1f}) |"
-        )
-    print(
-        f"| baseline: one-level precomputed layout (AnnotationWriter) | 0 | 1 | {one_level / 1e6:.2f} MB | | 1x | "
-        f"{one_level / parquet:.2f}x | |"
-    )
-    print(
-        f"| baseline: the points element's parquet | | | {parquet / 1e6:.2f} MB | | {parquet / one_level:.2f}x | 1x | |"
-    )
+    raw = measure(args.n, args.repeat, args.clustered, args.workdir)
+    if args.json:
+        print(json.dumps(raw))
+    else:
+        print(table(raw))
 
 
 if __name__ == "__main__":

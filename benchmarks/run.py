@@ -160,12 +160,15 @@ def _relations_targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _viewer(quick: bool, plot_dir: str, long: bool) -> dict[str, Any]:
-    # the viewer benchmark drives a real browser; it runs as its own process and its printed table is kept as is
+    # the viewer benchmark drives a real browser; it runs as its own process and prints its raw measurements
     import subprocess
 
-    cmd = [sys.executable, str(HERE / "bench_viewer.py"), *(["--quick"] if quick else [])]
+    import bench_viewer
+
+    cmd = [sys.executable, str(HERE / "bench_viewer.py"), "--json", *(["--quick"] if quick else [])]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    return {"targets": [], "tables": {"table": out}, "plots": [], "raw": out}
+    raw = json.loads(out.strip().splitlines()[-1])
+    return {"targets": bench_viewer.targets(raw), "tables": {"table": bench_viewer.table(raw)}, "plots": [], "raw": raw}
 
 
 BENCHMARKS: dict[str, Callable[[bool, str, bool], dict[str, Any]]] = {
@@ -232,7 +235,9 @@ def _render_relations(raw: Any, plot_dir: Path) -> tuple[dict[str, str], list[di
 
 
 def _render_viewer(raw: Any, plot_dir: Path) -> tuple[dict[str, str], list[dict[str, Any]]]:
-    return {"table": raw}, []
+    import bench_viewer
+
+    return {"table": bench_viewer.table(raw)}, bench_viewer.targets(raw)
 
 
 RENDER: dict[str, Callable[[Any, Path], tuple[dict[str, str], list[dict[str, Any]]]]] = {
@@ -247,10 +252,35 @@ RENDER: dict[str, Callable[[Any, Path], tuple[dict[str, str], list[dict[str, Any
 }
 
 
-def render(results_file: Path, out_dir: Path) -> None:
-    """Write the tables, target rows and plots again from a results file's raw measurements (nothing is measured
-    again; the target rows keep the load recorded when they were measured)."""
-    results = json.loads(results_file.read_text())
+def merge(results_files: list[Path]) -> dict[str, Any]:
+    """One results document from several runs: every benchmark as measured in the last file that holds it.
+
+    Each benchmark keeps the file, start time, mode and load of the run that measured it (the generated headers
+    name them), so benchmarks run one at a time (``--only``) can be rendered together.
+    """
+    merged: dict[str, Any] | None = None
+    for f in results_files:
+        results = json.loads(Path(f).read_text())
+        for entry in results["benchmarks"].values():
+            entry.setdefault("run", {k: results[k] for k in ("file", "started", "quick", "machine")})
+        if merged is None:
+            merged = results
+        else:
+            merged["benchmarks"].update(results["benchmarks"])
+            merged["load_start"] = max(merged["load_start"], results["load_start"])
+            merged["load_end"] = max(merged["load_end"], results["load_end"])
+    if merged is None:
+        raise ValueError("no results file given")
+    merged["file"] = ", ".join(sorted({e["run"]["file"] for e in merged["benchmarks"].values()}))
+    merged["quick"] = any(e["run"]["quick"] for e in merged["benchmarks"].values())
+    return merged
+
+
+def render(results_files: list[Path], out_dir: Path) -> None:
+    """Write the tables, target rows and plots again from results files' raw measurements (nothing is measured
+    again; the target rows keep the load recorded when they were measured). Several files are merged with
+    :func:`merge`."""
+    results = merge(results_files)
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, entry in results["benchmarks"].items():
         if "error" not in entry and name in RENDER:
@@ -267,16 +297,20 @@ def render(results_file: Path, out_dir: Path) -> None:
 
 
 def _header(results: dict[str, Any], name: str | None = None) -> str:
-    mode = "quick mode: small sizes, a smoke run, not the reported figures" if results["quick"] else "full run"
     entry = results["benchmarks"].get(name, {}) if name else {}
-    span = (
-        f"load {entry['load_start']:.1f} at the start, {entry['load_end']:.1f} at the end, {entry['seconds']:.0f} s"
-        if entry
-        else f"load {results['load_start']:.1f} at the start, {results['load_end']:.1f} at the end"
-    )
+    run = entry.get("run", results)
+    mode = "quick mode: small sizes, a smoke run, not the reported figures" if run["quick"] else "full run"
+    if entry:
+        span = f"load {entry['load_start']:.1f} at the start, {entry['load_end']:.1f} at the end, {entry['seconds']:.0f} s"
+    else:
+        span = f"load {results['load_start']:.1f} at the start, {results['load_end']:.1f} at the end"
+    runs = sorted({e["run"]["started"] for e in results["benchmarks"].values() if "run" in e})
+    when = f"Run of {run['started']} UTC" if entry or len(runs) <= 1 else f"Runs of {', '.join(runs)} UTC (one per benchmark)"
+    if not entry and len(runs) > 1:
+        span = f"highest load {results['load_start']:.1f} at a start, {results['load_end']:.1f} at an end"
     return (
-        f"<!-- generated by benchmarks/run.py from {results['file']}: do not edit by hand -->\n\n"
-        f"Run of {results['started']} UTC ({mode}) on {results['machine']['cpus']} cores, {span}.\n"
+        f"<!-- generated by benchmarks/run.py from {run['file']}: do not edit by hand -->\n\n"
+        f"{when} ({mode}) on {results['machine']['cpus']} cores, {span}.\n"
     )
 
 
@@ -311,10 +345,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--long", action="store_true", help="add the cases that take many minutes")
     ap.add_argument("--results", default=str(RESULTS), help="directory of the JSON results file")
     ap.add_argument("--docs", default=None, help="where the tables and plots go (full run: docs/_static/benchmarks)")
-    ap.add_argument("--render", default=None, metavar="RESULTS_JSON", help="only write the tables and plots again")
+    ap.add_argument(
+        "--render",
+        nargs="+",
+        default=None,
+        metavar="RESULTS_JSON",
+        help="only write the tables and plots again (several files: each benchmark from the last file holding it)",
+    )
     args = ap.parse_args(argv)
     if args.render:
-        render(Path(args.render), Path(args.docs) if args.docs else DOCS_OUT)
+        render([Path(f) for f in args.render], Path(args.docs) if args.docs else DOCS_OUT)
         return 0
     names = args.only.split(",") if args.only else list(BENCHMARKS)
     unknown = set(names) - set(BENCHMARKS)

@@ -89,3 +89,40 @@ def test_bytes_are_counted_on_the_call(runner, tmp_path):
     path.write_bytes(b"x" * 12_345)
     assert _common.measured_call(lambda: None)[2] == 0
     assert _common.measured_call(path.read_bytes)[2] == 12_345
+
+
+def test_render_merges_runs_of_single_benchmarks(runner, tmp_path, monkeypatch):
+    """Benchmarks run one at a time (``--only``) render into one targets table, each with its own run's header."""
+    monkeypatch.setattr(runner, "BENCHMARKS", {"tiny": _tiny, "other": _tiny})
+    monkeypatch.setattr(runner, "RENDER", {})
+    files = []
+    for name in ("tiny", "other"):
+        out = tmp_path / name
+        assert runner.main(["--quick", "--only", name, "--results", str(out), "--docs", str(out / "docs")]) == 0
+        (f,) = out.glob("results-*.json")
+        files.append(f)
+    runner.main(["--render", *map(str, files), "--docs", str(tmp_path / "merged")])
+    targets = (tmp_path / "merged" / "targets.md").read_text()
+    # both runs' rows are in the one table, and the header names both files
+    assert targets.count("| tiny: doubling |") == 2
+    assert str(files[0]) in targets and str(files[1]) in targets
+    assert str(files[1]) in (tmp_path / "merged" / "other.md").read_text()
+    assert str(files[0]) not in (tmp_path / "merged" / "other.md").read_text()
+
+
+def test_viewer_targets_judge_what_was_served(runner):
+    import bench_viewer
+
+    def view(width, levels, outside, nbytes):
+        run = {"chunks": 10, "bytes": nbytes, "levels": levels, "outside": outside, "seconds": 1.0}
+        return {"view": f"w{width}", "centre": [0, 0], "width": width, "runs": [run]}
+
+    raw = {"n": 100, "kind": "uniform", "repeat": 1, "canvas": 8, "level_rows": [1, 2], "parquet_bytes": 10,
+           "one_level_bytes": 20}  # fmt: skip
+    raw["views"] = [view(bench_viewer.EXTENT, [0, 1, 2], 0, 1000), view(10.0, [0, 5], 0, 10)]
+    assert [r["met"] for r in bench_viewer.targets(raw)] == [True, True]
+    raw["views"] = [view(bench_viewer.EXTENT, [0, 2], 0, 1000), view(10.0, [0, 5], 1, 10)]
+    assert [r["met"] for r in bench_viewer.targets(raw)] == [False, False]
+    raw["views"] = [view(bench_viewer.EXTENT, [0, 1], 0, bench_viewer.COARSE_LIMIT + 1)]
+    assert [r["met"] for r in bench_viewer.targets(raw)] == [False]
+    assert "| w10.0 |" not in bench_viewer.table(raw) and "| w10000.0 |" in bench_viewer.table(raw)
