@@ -204,7 +204,7 @@ COARSE_LIMIT = 4_000_000  # "a few MB"
 
 
 def targets(raw: dict) -> list[dict]:
-    """The target rows: zoomed out, whole coarse levels only and at most a few MB; zoomed in, only overlapping chunks."""
+    """The target rows: zoomed out, whole coarse levels only, a few MB at most; zoomed in, only overlapping chunks."""
     from _common import target
 
     rows = []

@@ -301,11 +301,17 @@ def _header(results: dict[str, Any], name: str | None = None) -> str:
     run = entry.get("run", results)
     mode = "quick mode: small sizes, a smoke run, not the reported figures" if run["quick"] else "full run"
     if entry:
-        span = f"load {entry['load_start']:.1f} at the start, {entry['load_end']:.1f} at the end, {entry['seconds']:.0f} s"
+        span = (
+            f"load {entry['load_start']:.1f} at the start, {entry['load_end']:.1f} at the end, {entry['seconds']:.0f} s"
+        )
     else:
         span = f"load {results['load_start']:.1f} at the start, {results['load_end']:.1f} at the end"
     runs = sorted({e["run"]["started"] for e in results["benchmarks"].values() if "run" in e})
-    when = f"Run of {run['started']} UTC" if entry or len(runs) <= 1 else f"Runs of {', '.join(runs)} UTC (one per benchmark)"
+    when = (
+        f"Run of {run['started']} UTC"
+        if entry or len(runs) <= 1
+        else f"Runs of {', '.join(runs)} UTC (one per benchmark)"
+    )
     if not entry and len(runs) > 1:
         span = f"highest load {results['load_start']:.1f} at a start, {results['load_end']:.1f} at an end"
     return (

@@ -110,6 +110,9 @@ from ._io import (
 )
 from ._lazy import lazy_exports as lazy_exports
 from ._location import (
+    ELEMENT_TYPES as ELEMENT_TYPES,
+)
+from ._location import (
     FsspecLocation as FsspecLocation,
 )
 from ._location import (

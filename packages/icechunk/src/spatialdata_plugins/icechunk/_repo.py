@@ -8,11 +8,10 @@ from typing import Any
 import icechunk
 import zarr
 
-from spatialdata_plugins.core import InvalidArgumentError
+from spatialdata_plugins.core import ELEMENT_TYPES, InvalidArgumentError
 from spatialdata_plugins.icechunk._errors import NotARepositoryError, ReadOnlySessionError, RefNotFoundError
 
 DEFAULT_BRANCH = "main"
-ELEMENT_TYPES = ("images", "labels", "points", "shapes", "tables")
 
 # fsspec-style S3 option names (as used by the core and s3fs) and their icechunk ``s3_storage`` equivalents
 _S3_ALIASES = {

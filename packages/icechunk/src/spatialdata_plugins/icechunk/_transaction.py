@@ -13,6 +13,7 @@ import zarr
 from dask.base import tokenize
 
 from spatialdata_plugins.core import (
+    ELEMENT_TYPES,
     ElementWriteError,
     InvalidArgumentError,
     SpatialData,
@@ -28,7 +29,6 @@ from spatialdata_plugins.icechunk._io import session_location
 from spatialdata_plugins.icechunk._parallel import IcechunkForkBackend
 from spatialdata_plugins.icechunk._repo import (
     DEFAULT_BRANCH,
-    ELEMENT_TYPES,
     describe,
     open_repository,
     repo_key,

@@ -8,6 +8,7 @@ import posixpath
 import warnings
 from typing import Any, ClassVar, Literal
 
+from spatialdata_plugins.core import ELEMENT_TYPES
 from spatialdata_plugins.lazy_containers._errors import (
     ContainerLoadError,
     ContainerValidationError,
@@ -26,7 +27,6 @@ from spatialdata_plugins.lazy_containers._fs import (
 
 OnChange = Literal["warn", "raise", "ignore"]
 Integrity = Literal["stat", "checksum", "none"]
-ELEMENT_TYPES = ("images", "labels", "points", "shapes", "tables")
 LINK_FORMAT_VERSION = 1
 ON_CHANGE_ENV = "SPATIALDATA_PLUGINS_LAZY_ON_CHANGE"
 _ON_CHANGE_VALUES = ("warn", "raise", "ignore")
