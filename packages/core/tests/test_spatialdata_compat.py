@@ -325,6 +325,14 @@ def test_spatialdata_incremental_writes_are_seen_by_read(tmp_path):
     again = read(path)
     assert isinstance(get_transformation(again["img"]), Scale)
     assert list(again["img"].coords["c"].values) == ["first", "second", "third"]
+    # info describes the element from its own metadata too (spatialdata's incremental write did not reconsolidate)
+    from spatialdata_plugins.core import info
+
+    set_transformation(sdata["img"], Scale([3.0, 3.0], axes=("x", "y")), to_coordinate_system="aligned")
+    sdata.write_transformations("img")
+    (img,) = [e for e in info(path)["elements"] if e["name"] == "img"]
+    theirs = get_transformation(spatialdata.read_zarr(path)["img"], get_all=True)
+    assert sorted(img["coordinate_systems"]) == sorted(theirs) == ["aligned", "global"]
     new = SpatialData(images={"other": _image(3.0)})
     sdata.images["other"] = new["other"]
     sdata.write_element("other")

@@ -115,7 +115,10 @@ def _table_info(group: zarr.Group) -> dict[str, Any]:
 def info(target: Any, storage_options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Describe a SpatialData store from its metadata: elements, types, sizes and coordinate systems.
 
-    Only zarr metadata and parquet footers are read, never pixel or point data.
+    Only zarr metadata and parquet footers are read, never pixel or point data. Elements are listed from the
+    store's consolidated metadata when it has them, and each is described from its own metadata (as
+    :func:`read` does), so an element changed by an incremental write that did not reconsolidate is described as
+    it is stored.
 
     Parameters
     ----------
@@ -129,14 +132,14 @@ def info(target: Any, storage_options: dict[str, Any] | None = None) -> dict[str
     dict
         ``{"location": ..., "attrs": ..., "elements": [{"name", "type", ...}, ...], "coordinate_systems": [...]}``.
     """
-    from spatialdata_plugins.core._io import _element_names, _open_spatialdata_root, open_location
+    from spatialdata_plugins.core._io import _element_group, _element_names, _open_spatialdata_root, open_location
 
     location = open_location(target, "r", storage_options)
     root = _open_spatialdata_root(location)
     elements = []
     for element_type in ELEMENT_TYPES:
         for name in _element_names(root, element_type):
-            group = root[element_type][name]
+            group = _element_group(location, element_type, name)  # its own metadata, never the consolidated copy
             if element_type in ("images", "labels"):
                 entry = _raster_info(group)
             elif element_type in ("points", "shapes"):
