@@ -95,10 +95,18 @@ def test_points_index_inside_a_transaction_on_a_read_only_snapshot(repo_with_poi
     sdata = sdi.read(repo_with_points)
     with pytest.raises(ReadOnlyLocationError, match="inside a transaction"):
         build_points_index(sdata, "transcripts", progress=False)  # outside a transaction: says what to do
-    with sdi.transaction(sdata, message="index"):
+    before = repo_with_points.lookup_branch("main")
+    with sdi.transaction(sdata, message="index") as tx:
         assert build_points_index(sdata, "transcripts", progress=False) is None  # committed with the transaction
     back = sdi.read(repo_with_points)
     np.testing.assert_array_equal(_query_x(open_points_index(back, "transcripts")), _inside(_points()))
+    # the commit stored the index and left the points as stored (icechunk's own diff of the two snapshots)
+    d = repo_with_points.diff(from_snapshot_id=before, to_snapshot_id=tx.snapshot_id)
+    changed = {str(p) for p in [*d.new_arrays, *d.updated_arrays, *d.new_groups, *d.updated_groups]}
+    changed |= {str(p) for p in d.updated_chunks}
+    assert changed and all(p.startswith("/points/transcripts/points_index") for p in changed), changed
+    assert tx.changes.refreshed == ["transcripts"] and not tx.changes.replaced
+    assert sdi.log(repo_with_points)[0].refreshed == ["transcripts"]
 
 
 def test_points_index_of_a_linked_element(tmp_path, link):

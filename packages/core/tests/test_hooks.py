@@ -126,3 +126,29 @@ def test_write_and_read_on_a_distributed_cluster(tmp_path, synthetic_sdata):
         back = read(tmp_path / "x.zarr")
         assert len(back["transcripts"].compute()) == len(synthetic_sdata["transcripts"].compute())
     assert_spatial_data_objects_are_identical(synthetic_sdata, spatialdata.read_zarr(tmp_path / "x.zarr"))
+
+
+def test_a_refresh_runs_after_write_for_an_element_left_as_stored(tmp_path, sdp_register, synthetic_sdata):
+    """``Update.refreshes``: the loop writes nothing for the name, ``sdp_after_write`` sees it as affected."""
+    from spatialdata_plugins.core import SpatialData, Update, apply_update, open_location
+
+    seen = []
+
+    class Recorder:
+        @hookimpl
+        def sdp_after_write(self, sdata, location, root, options, update):
+            seen.append({n: (update.touches(n), update.affects(n)) for n in ("transcripts", "cells")})
+
+    out = tmp_path / "x.zarr"
+    write(synthetic_sdata, out)
+    parquet = sorted((out / "points" / "transcripts").rglob("*.parquet"))
+    stamps = [p.stat().st_mtime_ns for p in parquet]
+    sdp_register(Recorder(), name="recorder")
+    sdata = read(out)
+    sdata.request_write("transcripts", rewrite=False)
+    assert sdata.take_requested_writes() == set()
+    update = Update(refreshes=sorted(sdata.take_requested_refreshes()))
+    apply_update(open_location(out, "r+"), SpatialData.from_spatialdata(sdata), update)
+    assert seen == [{"transcripts": (False, True), "cells": (False, False)}]
+    assert [p.stat().st_mtime_ns for p in parquet] == stamps  # the element was not written again
+    assert_spatial_data_objects_are_identical(synthetic_sdata, spatialdata.read_zarr(out))

@@ -48,12 +48,17 @@ class Update:
         The new ``SpatialData.attrs`` to store, or ``None`` to leave them.
     full
         Whether this writes a whole store (everything not in ``writes`` is gone afterwards).
+    refreshes
+        Names stored and left as they are whose plugin parts ``sdp_after_write`` stores again (a points index
+        built inside a transaction on a read-only snapshot: the commit stores the index, not the element again).
+        Nothing is written for them by the loop itself.
     """
 
     writes: list[tuple[str | None, str, Any]] = field(default_factory=list)
     deletes: list[str] = field(default_factory=list)
     attrs: dict[str, Any] | None = None
     full: bool = False
+    refreshes: list[str] = field(default_factory=list)
 
     @property
     def written(self) -> set[str]:
@@ -68,6 +73,10 @@ class Update:
     def touches(self, name: str) -> bool:
         """Whether ``name`` is (re)written by this update (always true for a full write of an element present)."""
         return self.full or name in self.written
+
+    def affects(self, name: str) -> bool:
+        """Whether a plugin's parts of ``name`` are to be stored by this update: it is written, or refreshed."""
+        return self.touches(name) or name in self.refreshes
 
 
 def elements_and_attached(sdata: spatialdata.SpatialData) -> list[tuple[str | None, str, Any]]:

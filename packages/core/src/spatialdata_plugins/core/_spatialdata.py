@@ -41,6 +41,7 @@ class SpatialData(spatialdata.SpatialData):
         super().__init__(*args, **kwargs)
         self._attached: dict[str, Any] = {}
         self._requested_writes: set[str] = set()
+        self._requested_refreshes: set[str] = set()
         self.location: Location | None = None
         #: The transaction open on this object (set by the plugin that provides transactions, ``None`` outside one).
         #: Operations that store something beside an element (a points index) on a read-only source defer to it
@@ -226,18 +227,23 @@ class SpatialData(spatialdata.SpatialData):
 
     # ----------------------------------------------------------------------------------- deferred writes
 
-    def request_write(self, name: str) -> None:
+    def request_write(self, name: str, rewrite: bool = True) -> None:
         """Ask the next incremental update of the store (a transaction's commit) to write ``name`` again.
 
         A plugin that stores something beside an element and cannot write it now (the object was read from a
         read-only snapshot) records its work on the element (for example in ``element.attrs``) and calls this
-        inside a transaction: the commit then writes the element through the write pipeline, and the plugin's
+        inside a transaction: the commit then runs the write pipeline for the element, and the plugin's
         ``sdp_after_write`` stores its part.
 
         Parameters
         ----------
         name
             An element or attached name.
+        rewrite
+            ``True``: the element itself is written again. ``False``: the element stays as stored (unless
+            something else changed it) and only the plugins' ``sdp_after_write`` runs for it, with ``name`` in
+            :attr:`Update.refreshes <spatialdata_plugins.core.Update.refreshes>`: what a plugin uses when its part
+            is built from the stored element (a points index of 100M points does not rewrite the points).
 
         Raises
         ------
@@ -247,11 +253,16 @@ class SpatialData(spatialdata.SpatialData):
         if name not in self._attached and not self._has_element(name):
             available = sorted(self._element_names() | set(self._attached))
             raise ElementNotFoundError(f"no element named {name!r}; available: {available}")
-        self._requested_writes.add(name)
+        (self._requested_writes if rewrite else self._requested_refreshes).add(name)
 
     def take_requested_writes(self) -> set[str]:
         """Return and forget the names passed to :meth:`request_write` (called by the update that writes them)."""
         names, self._requested_writes = self._requested_writes, set()
+        return names
+
+    def take_requested_refreshes(self) -> set[str]:
+        """Return and forget the names passed to :meth:`request_write` with ``rewrite=False``."""
+        names, self._requested_refreshes = self._requested_refreshes, set()
         return names
 
     # ----------------------------------------------------------------------------------- element access

@@ -40,6 +40,8 @@ class Commit:
         Whether the SpatialData attrs changed.
     metadata
         The commit's full metadata.
+    refreshed
+        Elements left as stored whose plugin parts (a points index) the commit stored again.
     """
 
     id: str
@@ -51,11 +53,12 @@ class Commit:
     deleted: list[str] = field(default_factory=list)
     attrs_changed: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
+    refreshed: list[str] = field(default_factory=list)
 
     @property
     def elements(self) -> list[str]:
         """Every element name the commit touched."""
-        return sorted({*self.added, *self.replaced, *self.deleted})
+        return sorted({*self.added, *self.replaced, *self.deleted, *self.refreshed})
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly dict (time as ISO 8601)."""
@@ -159,6 +162,7 @@ def log(
             commit.replaced = list(block.get("replaced", []))
             commit.deleted = list(block.get("deleted", []))
             commit.attrs_changed = bool(block.get("attrs_changed", False))
+            commit.refreshed = list(block.get("refreshed", []))
         elif info.parent_id is not None and not (isinstance(block, dict) and block.get("initialise")):
             d = diff(repo, info.parent_id, info.id)
             commit.added, commit.deleted, commit.replaced = d.added, d.deleted, d.modified

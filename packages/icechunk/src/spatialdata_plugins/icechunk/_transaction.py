@@ -52,6 +52,10 @@ def _active_keys() -> set[str]:
     return keys
 
 
+#: ``attrs`` keys of a points dataframe that spatialdata stores (the transformations and ``spatialdata_attrs``).
+_STORED_FRAME_ATTRS = ("transform", "spatialdata_attrs")
+
+
 def _fingerprint(element: Any) -> str:
     """A cheap token that changes when an element is modified in place (data, columns, transformations).
 
@@ -84,7 +88,10 @@ def _fingerprint(element: Any) -> str:
             )
         if hasattr(element, "dims") and hasattr(element, "data"):  # DataArray
             return tokenize(element.data, repr(element.attrs), {k: element.coords[k].values for k in element.coords})
-        return tokenize(element, repr(getattr(element, "attrs", None)))  # dask DataFrame: graph name
+        # dask DataFrame: its graph name, and the attrs that are stored with it (transformations, feature and
+        # instance keys); other keys (a plugin's in-memory marker) are not stored and need no rewrite
+        attrs = getattr(element, "attrs", None) or {}
+        return tokenize(element, repr({k: attrs.get(k) for k in _STORED_FRAME_ATTRS}))
     except Exception:  # an unhashable exotic attribute: fall back to identity only
         return f"id-{id(element)}"
 
@@ -105,6 +112,8 @@ class Changes:
         Whether ``SpatialData.attrs`` changed.
     element_types
         ``{name: element_type}`` of the added and replaced elements (and of the deleted ones, as they were).
+    refreshed
+        Names of elements left as stored whose plugin parts were stored again (a points index built on them).
     """
 
     added: list[str] = field(default_factory=list)
@@ -112,16 +121,17 @@ class Changes:
     deleted: list[str] = field(default_factory=list)
     attrs_changed: bool = False
     element_types: dict[str, str] = field(default_factory=dict)
+    refreshed: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
         """Whether nothing changed."""
-        return not (self.added or self.replaced or self.deleted or self.attrs_changed)
+        return not (self.added or self.replaced or self.deleted or self.attrs_changed or self.refreshed)
 
     @property
     def elements(self) -> list[str]:
         """Every element name touched, sorted."""
-        return sorted({*self.added, *self.replaced, *self.deleted})
+        return sorted({*self.added, *self.replaced, *self.deleted, *self.refreshed})
 
     def as_metadata(self) -> dict[str, Any]:
         """The JSON block stored in the commit metadata under ``"spatialdata_plugins"``."""
@@ -131,6 +141,7 @@ class Changes:
             "deleted": sorted(self.deleted),
             "attrs_changed": self.attrs_changed,
             "element_types": dict(sorted(self.element_types.items())),
+            "refreshed": sorted(self.refreshed),
         }
 
 
@@ -310,6 +321,7 @@ class Transaction:
     def _diff(self) -> tuple[Changes, Update]:
         after = _state(self.sdata)
         requested = self.sdata.take_requested_writes() if isinstance(self.sdata, SpatialData) else set()
+        refresh = self.sdata.take_requested_refreshes() if isinstance(self.sdata, SpatialData) else set()
         changes = Changes()
         update = Update()
         for name, (element_type, obj, token) in after.items():
@@ -327,6 +339,11 @@ class Transaction:
                 changes.deleted.append(name)
                 update.deletes.append(name)
                 changes.element_types[name] = _stored_type(element_type, obj)
+        # left as stored, only the plugins' parts stored again (SpatialData.request_write(name, rewrite=False))
+        for name in sorted(refresh - update.written - update.deleted):
+            if name in after:
+                changes.refreshed.append(name)
+                update.refreshes.append(name)
         changes.attrs_changed = tokenize(self._attrs_before) != tokenize(dict(self.sdata.attrs))
         update.attrs = dict(self.sdata.attrs) if changes.attrs_changed else None
         return changes, update
@@ -505,7 +522,12 @@ def _describe_changes(changes: Changes) -> str:
     """A commit message listing what changed (used when the transaction was given none)."""
     parts = [
         f"{verb} {', '.join(sorted(names))}"
-        for verb, names in (("add", changes.added), ("replace", changes.replaced), ("delete", changes.deleted))
+        for verb, names in (
+            ("add", changes.added),
+            ("replace", changes.replaced),
+            ("delete", changes.deleted),
+            ("refresh", changes.refreshed),
+        )
         if names
     ]
     if changes.attrs_changed:

@@ -402,9 +402,10 @@ def build_points_index(
             return None
         if not location.writable:
             if target is None and getattr(data, "open_transaction", None) is not None:
-                # a read-only snapshot inside a transaction: the transaction writes the element and its index
+                # a read-only snapshot inside a transaction: the commit builds the index from the stored element
+                # and stores it (the element itself is not written again unless something else changed it)
                 element.attrs[MARKER] = marker
-                data.request_write(name)
+                data.request_write(name, rewrite=False)
                 return None
             raise ReadOnlyLocationError(
                 f"cannot build the index of {name!r}: {location} is read-only. Build it inside a transaction on "

@@ -44,8 +44,9 @@ def sdp_after_write(sdata: Any, location: Any, root: Any, options: dict[str, Any
     """Build the index of every marked (or ``points_index=``-requested) points element the write stored.
 
     A full write indexes every marked element; an incremental update (``add_element``, a transaction) only those it
-    wrote. The index of a lazily linked points element is built from its loaded data, under
-    ``spatialdata_plugins/points_index/<name>`` (a link has no group of its own).
+    wrote or refreshes (an index built inside a transaction on a read-only snapshot: built here from the stored
+    element, which is not written again). The index of a lazily linked points element is built from its loaded
+    data, under ``spatialdata_plugins/points_index/<name>`` (a link has no group of its own).
     """
     from spatialdata_plugins.points_index._api import (
         LINKED_INDEX_GROUP,
@@ -57,7 +58,7 @@ def sdp_after_write(sdata: Any, location: Any, root: Any, options: dict[str, Any
     progress = options.get("progress", False)
     built = set()
     for name, params in _requested(sdata, options).items():
-        if update is not None and not update.touches(name):
+        if update is not None and not update.affects(name):
             continue
         if _is_linked(sdata, name):
             build_linked_into_location(location, name, sdata.points[name], params, progress=progress)
