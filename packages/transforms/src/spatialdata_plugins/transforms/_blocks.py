@@ -67,6 +67,9 @@ def _run_blocks(x: np.ndarray, n_out: int, kernel: Callable[[np.ndarray, np.ndar
     n_rows, n_in = x.shape
     out = np.empty((n_rows, n_out))
     direct = x.dtype == np.float64 and x.flags.c_contiguous and x.flags.aligned
+    # numpy copies a (k, N) block whose rows are not contiguous (Fortran order, pandas' to_numpy) with an inner
+    # loop over the N values of a row; one copy per column runs over the k rows instead, several times faster
+    by_column = not x.flags.c_contiguous and n_in <= 16
 
     def run(start: int, stop: int) -> None:
         scratch = None if direct else np.empty((min(BLOCK_ROWS, stop - start), n_in))
@@ -74,8 +77,13 @@ def _run_blocks(x: np.ndarray, n_out: int, kernel: Callable[[np.ndarray, np.ndar
             e = min(s + BLOCK_ROWS, stop)
             src = x[s:e]
             if scratch is not None:
-                np.copyto(scratch[: e - s], src, casting="unsafe")
-                src = scratch[: e - s]
+                dst = scratch[: e - s]
+                if by_column:
+                    for j in range(n_in):
+                        np.copyto(dst[:, j], src[:, j], casting="unsafe")
+                else:
+                    np.copyto(dst, src, casting="unsafe")
+                src = dst
             kernel(src, out[s:e])
 
     threads = _THREADS.get() or default_threads()
