@@ -33,6 +33,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from typing import Any
 
 import dask
@@ -140,13 +141,20 @@ def threads(n: int | None) -> Iterator[None]:
 
     Our numpy path takes its threads as ``apply(..., threads=n)``.
     """
-    from threadpoolctl import threadpool_limits
-
     if n is None:
         yield
         return
-    with threadpool_limits(limits=n), dask.config.set(scheduler="threads", num_workers=n):
+    with blas_controller().limit(limits=n), dask.config.set(scheduler="threads", num_workers=n):
         yield
+
+
+@cache
+def blas_controller() -> Any:
+    """One threadpoolctl controller: ``threadpool_limits()`` inspects the loaded libraries on every call (1-10 ms,
+    which would be timed with every row), a controller once."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def limited(fn: Callable[[], Any], n: int | None) -> Callable[[], Any]:
