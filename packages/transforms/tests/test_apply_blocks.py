@@ -165,9 +165,11 @@ def test_non_finite_points_give_what_the_formula_gives(small_blocks):
     matrix = random_affine(rng, 3, 3)
     x = rng.normal(size=(30, 3))
     x[3, 1], x[11, 0], x[20, 2] = np.nan, np.inf, -np.inf
-    with np.errstate(invalid="ignore"):  # inf * 0 in the product, as in the formula
+    with np.errstate(invalid="ignore"):  # inf * 0 in the product, as in the formula; honoured by the worker threads
         got = Affine(matrix).apply(x, threads=2)
         expected = x @ matrix[:, :-1].T + matrix[:, -1]
+    with np.errstate(invalid="raise"), pytest.raises(FloatingPointError):
+        Affine(matrix).apply(x, threads=2)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
     np.testing.assert_array_equal(np.isposinf(got), np.isposinf(expected))
     finite = np.isfinite(expected)

@@ -71,7 +71,13 @@ def _run_blocks(x: np.ndarray, n_out: int, kernel: Callable[[np.ndarray, np.ndar
     # loop over the N values of a row; one copy per column runs over the k rows instead, several times faster
     by_column = not x.flags.c_contiguous and n_in <= 16
 
+    errors = np.geterr()  # the caller's numpy.errstate, which worker threads do not inherit
+
     def run(start: int, stop: int) -> None:
+        with np.errstate(**errors):
+            run_blocks(start, stop)
+
+    def run_blocks(start: int, stop: int) -> None:
         scratch = None if direct else np.empty((min(BLOCK_ROWS, stop - start), n_in))
         for s in range(start, stop, BLOCK_ROWS):
             e = min(s + BLOCK_ROWS, stop)
