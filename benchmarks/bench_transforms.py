@@ -10,10 +10,11 @@ as dask arrays (1M-row chunks, threaded scheduler), by:
 - ``spatialdata.transformations``: the same transformation applied with ``spatialdata.transform`` to a 3D points
   element (a dask DataFrame, one partition per 1M points), then computed.
 
-Every implementation's output is checked against ours. Every round also copies the points with numpy (one thread,
+Every implementation's output is checked against ``points @ A[:, :-1].T + A[:, -1]`` for the affine and against
+ours step by step for the others. Every round also copies the points with numpy (one thread,
 the memory-bandwidth limit), so every time is given as a ratio to that copy in the same rounds: absolute rates on a
 shared machine move by 3-4x between runs, ratios much less. Rows are labelled with their threads: ours and
-transformnd on one thread (BLAS limited with threadpoolctl, our blocked path kept on one thread) and on the
+transformnd on one thread (BLAS limited with threadpoolctl, ours with ``apply(..., threads=1)``) and on the
 machine's threads (our default, BLAS's default), spatialdata on the threaded dask scheduler. Timings are interleaved
 (every candidate once per round, ``--rounds`` rounds): medians with min-max.
 
@@ -32,6 +33,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from typing import Any
 
 import dask
@@ -135,21 +137,24 @@ def spatialdata_runner(t: Transformation, points: np.ndarray) -> Callable[[], np
 
 @contextmanager
 def threads(n: int | None) -> Iterator[None]:
-    """Limit BLAS and our affine path to ``n`` threads (``None``: the defaults, 2 on the benchmark machine)."""
-    from threadpoolctl import threadpool_limits
+    """Limit BLAS and the dask scheduler to ``n`` threads (``None``: the defaults, 2 on the benchmark machine).
 
-    from spatialdata_plugins.transforms import _model
-
+    Our numpy path takes its threads as ``apply(..., threads=n)``.
+    """
     if n is None:
         yield
         return
-    before = _model.AFFINE_PARALLEL_ROWS
-    _model.AFFINE_PARALLEL_ROWS = 1 << 62 if n == 1 else before  # our blocks on one thread
-    try:
-        with threadpool_limits(limits=n), dask.config.set(scheduler="threads", num_workers=n):
-            yield
-    finally:
-        _model.AFFINE_PARALLEL_ROWS = before
+    with blas_controller().limit(limits=n), dask.config.set(scheduler="threads", num_workers=n):
+        yield
+
+
+@cache
+def blas_controller() -> Any:
+    """One threadpoolctl controller: ``threadpool_limits()`` inspects the loaded libraries on every call (1-10 ms,
+    which would be timed with every row), a controller once."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def limited(fn: Callable[[], Any], n: int | None) -> Callable[[], Any]:
@@ -175,13 +180,18 @@ def run_benchmark(n_points: int = 10_000_000, rounds: int = 5, seed: int = 0, pr
     multi = f"{n_threads} threads"
     bar = tqdm(total=len(workloads), disable=not progress, desc="transforms benchmark")
     for name, t in workloads.items():
-        expected = t.apply(points)
+        if isinstance(t, Affine):  # the straightforward formula, independent of our code
+            expected = points @ t.affine[:, :-1].T + t.affine[:, -1]
+        else:
+            expected = t.apply(points)
         flat = simplify(t, 3)
         tnd = to_transformnd(t)
         candidates: dict[tuple[str, str, str], Callable[[], Any]] = {
             ("numpy copy", "numpy", "1 thread"): points.copy,
             ("transforms (one matrix)", "numpy", multi): limited(lambda flat=flat: flat.apply(points), None),
-            ("transforms (one matrix)", "numpy", "1 thread"): limited(lambda flat=flat: flat.apply(points), 1),
+            ("transforms (one matrix)", "numpy", "1 thread"): limited(
+                lambda flat=flat: flat.apply(points, threads=1), 1
+            ),
             ("transforms (step by step)", "numpy", multi): limited(lambda t=t: t.apply(points), None),
             ("transformnd", "numpy", f"BLAS {multi}"): limited(lambda tnd=tnd: tnd.apply(points), None),
             ("transformnd", "numpy", "1 thread"): limited(lambda tnd=tnd: tnd.apply(points), 1),

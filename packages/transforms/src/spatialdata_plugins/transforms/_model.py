@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from spatialdata_plugins.transforms._blocks import apply_affine, apply_linear, apply_per_axis, thread_limit
 from spatialdata_plugins.transforms._errors import (
     NotInvertibleError,
     ParameterArrayError,
@@ -179,13 +179,6 @@ class CoordinateSystemRef:
 # helpers
 
 
-def _as_points(points: Any, where: str) -> np.ndarray:
-    x = np.asarray(points, dtype=np.float64)
-    if x.ndim != 2:
-        raise TransformationError(f"{where}: points must be an (N, D) array, got shape {x.shape}")
-    return x
-
-
 def _non_number(value: Any) -> Any:
     """The first JSON entry of a (nested) list that is not a number (``true``, ``"1"``, ``null``...), else None."""
     if isinstance(value, list | tuple):
@@ -274,48 +267,6 @@ def _homogeneous(linear: np.ndarray, offset: np.ndarray) -> np.ndarray:
     return out
 
 
-#: Rows per block of :func:`apply_affine`: small enough for the block to stay in cache and for BLAS to stay
-#: single-threaded (its threading makes tall, thin products slower), large enough to amortise the call overhead.
-AFFINE_BLOCK_ROWS = 8192
-#: Points above which :func:`apply_affine` spreads its blocks over threads (numpy releases the GIL in them).
-AFFINE_PARALLEL_ROWS = 1 << 20
-
-
-def apply_affine(matrix: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Apply a homogeneous ``(M+1, N+1)`` matrix to ``(P, N)`` points: one matrix product and one addition.
-
-    Large inputs are processed in cache-sized blocks of rows, on a few threads, writing into one output array.
-    """
-    n = matrix.shape[1] - 1
-    linear_t = np.ascontiguousarray(matrix[:-1, :n].T)
-    offset = np.ascontiguousarray(matrix[:-1, n])
-    x = np.ascontiguousarray(x, dtype=np.float64)
-    out = np.empty((x.shape[0], linear_t.shape[1]))
-    if x.shape[0] <= AFFINE_BLOCK_ROWS:
-        np.matmul(x, linear_t, out=out)
-        out += offset
-        return out
-
-    def run(start: int, stop: int) -> None:
-        for s in range(start, stop, AFFINE_BLOCK_ROWS):
-            e = min(s + AFFINE_BLOCK_ROWS, stop)
-            block = out[s:e]
-            np.matmul(x[s:e], linear_t, out=block)
-            block += offset
-
-    workers = min(os.cpu_count() or 1, 4)
-    if x.shape[0] < AFFINE_PARALLEL_ROWS or workers == 1:
-        run(0, x.shape[0])
-        return out
-    from concurrent.futures import ThreadPoolExecutor
-
-    step = -(-x.shape[0] // workers)
-    step += -step % AFFINE_BLOCK_ROWS
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(lambda s: run(s, min(s + step, x.shape[0])), range(0, x.shape[0], step)))
-    return out
-
-
 # --------------------------------------------------------------------------------------------------------------------
 # transformations
 
@@ -335,6 +286,9 @@ class Transformation:
     """
 
     type: ClassVar[str] = ""
+    #: Whether ``_apply`` takes points of any real dtype and layout (converting them block by block while it reads
+    #: them) instead of C-contiguous float64 only.
+    _reads_any_real: ClassVar[bool] = False
     name: str | None = field(default=None, kw_only=True)
     input: CoordinateSystemRef | None = field(default=None, kw_only=True)
     output: CoordinateSystemRef | None = field(default=None, kw_only=True)
@@ -384,33 +338,49 @@ class Transformation:
 
     # -- applying ------------------------------------------------------------------------------------------------
 
-    def apply(self, points: Any) -> Any:
+    def apply(self, points: Any, *, threads: int | None = None) -> Any:
         """Apply the transformation to points.
 
         Parameters
         ----------
         points
-            ``(N, D)`` array of float coordinates (numpy, dask or anything ``numpy.asarray`` accepts), one row a
-            point in the input coordinate system. A single point ``(D,)`` is accepted too.
+            ``(N, D)`` array of coordinates (numpy, dask or anything ``numpy.asarray`` accepts, of any real dtype,
+            C- or Fortran-ordered), one row a point in the input coordinate system. A single point ``(D,)`` is
+            accepted too.
+        threads
+            Most threads used for numpy points (``None``: the CPUs available, at most four). Dask points run one
+            thread per chunk, and the dask scheduler decides how many chunks run at once.
 
         Returns
         -------
         numpy.ndarray or dask.array.Array
             ``(N, D')`` float64 coordinates in the output coordinate system; dask in, dask out (lazy, one task a
             row chunk).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> Affine([[0.0, -1.0, 10.0], [1.0, 0.0, 0.0]]).apply(np.array([[1.0, 2.0]], dtype=np.float32))
+        array([[8., 1.]])
         """
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise TransformationError(f"{self.describe()}: threads must be a positive integer or None, got {threads!r}")
         if _is_dask(points):
             return self._apply_dask(points)
-        x = np.asarray(points, dtype=np.float64)
+        x = np.asarray(points)
+        if not (self._reads_any_real and x.dtype.kind in "fiu"):
+            x = np.asarray(x, dtype=np.float64)
         if x.ndim == 1:
-            return self.apply(x[None, :])[0]
-        x = _as_points(x, self.describe())
+            return self.apply(x[None, :], threads=threads)[0]
+        if x.ndim != 2:
+            raise TransformationError(f"{self.describe()}: points must be an (N, D) array, got shape {x.shape}")
         self._check_points(x.shape[1])
-        return self._apply(x)
+        with thread_limit(threads):
+            return self._apply(x)
 
-    def __call__(self, points: Any) -> Any:
+    def __call__(self, points: Any, *, threads: int | None = None) -> Any:
         """Same as :meth:`apply`."""
-        return self.apply(points)
+        return self.apply(points, threads=threads)
 
     def _check_points(self, ndim: int) -> None:
         if self.ndim_in is not None and ndim != self.ndim_in:
@@ -428,12 +398,13 @@ class Transformation:
         self._check_points(ndim)
         if points.numblocks[1] > 1:
             points = points.rechunk({1: -1})
-        points = points.astype(np.float64)
+        if not (self._reads_any_real and points.dtype.kind in "fiu"):
+            points = points.astype(np.float64)
         out_dim = self.output_ndim_for(ndim)
-        fn = self._apply
         return da.map_blocks(
-            fn,
+            _apply_chunk,
             points,
+            transformation=self,
             dtype=np.float64,
             chunks=(points.chunks[0], (out_dim,)),
             name=f"rfc5-{self.type}-" + tokenize(points.name, id(self), out_dim),
@@ -541,6 +512,12 @@ class Transformation:
         except ParameterArrayError:
             body = self.to_dict(inline=False)
         return f"{type(self).__name__}({body})"
+
+
+def _apply_chunk(chunk: np.ndarray, transformation: Transformation) -> np.ndarray:
+    """One row chunk of a dask array, on the thread dask runs it on (dask spreads the chunks over its workers)."""
+    with thread_limit(1):
+        return transformation._apply(np.asarray(chunk))
 
 
 def _is_dask(points: Any) -> bool:
@@ -729,6 +706,7 @@ class Translation(_ParameterTransformation):
 
     type: ClassVar[str] = "translation"
     field_name: ClassVar[str] = "translation"
+    _reads_any_real: ClassVar[bool] = True
     translation: np.ndarray | None = None
 
     def __post_init__(self) -> None:
@@ -744,7 +722,7 @@ class Translation(_ParameterTransformation):
     ndim_out = ndim_in
 
     def _apply(self, x: np.ndarray) -> np.ndarray:
-        return x + self._values()
+        return apply_per_axis(x, self._values(), np.add)
 
     def inverse(self) -> Transformation:
         return self._inverted(Translation(-self._values()))
@@ -764,6 +742,7 @@ class Scale(_ParameterTransformation):
 
     type: ClassVar[str] = "scale"
     field_name: ClassVar[str] = "scale"
+    _reads_any_real: ClassVar[bool] = True
     scale: np.ndarray | None = None
 
     def __post_init__(self) -> None:
@@ -779,7 +758,7 @@ class Scale(_ParameterTransformation):
     ndim_out = ndim_in
 
     def _apply(self, x: np.ndarray) -> np.ndarray:
-        return x * self._values()
+        return apply_per_axis(x, self._values(), np.multiply)
 
     def inverse(self) -> Transformation:
         s = self._values()
@@ -802,6 +781,7 @@ class Affine(_ParameterTransformation):
 
     type: ClassVar[str] = "affine"
     field_name: ClassVar[str] = "affine"
+    _reads_any_real: ClassVar[bool] = True
     affine: np.ndarray | None = None
 
     def __post_init__(self) -> None:
@@ -829,7 +809,8 @@ class Affine(_ParameterTransformation):
         return None if self.affine is None else self.affine.shape[0]
 
     def _apply(self, x: np.ndarray) -> np.ndarray:
-        return apply_affine(self.to_affine(), x)
+        a = self._values()
+        return apply_linear(x, a[:, :-1], a[:, -1])
 
     def inverse(self) -> Transformation:
         m = self.to_affine()
@@ -866,6 +847,7 @@ class Rotation(_ParameterTransformation):
 
     type: ClassVar[str] = "rotation"
     field_name: ClassVar[str] = "rotation"
+    _reads_any_real: ClassVar[bool] = True
     rotation: np.ndarray | None = None
     atol: float = field(default=ROTATION_ATOL, kw_only=True, repr=False)
     warn_atol: float = field(default=ROTATION_WARN_ATOL, kw_only=True, repr=False)
@@ -885,7 +867,7 @@ class Rotation(_ParameterTransformation):
     ndim_out = ndim_in
 
     def _apply(self, x: np.ndarray) -> np.ndarray:
-        return x @ self._values().T
+        return apply_linear(x, self._values())
 
     def inverse(self) -> Transformation:
         r = self._values()
