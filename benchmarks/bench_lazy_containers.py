@@ -281,7 +281,8 @@ def check_same_element(kind: str, ours: Any, theirs: Any) -> None:
         a = ours.compute()
         b = theirs.compute()[list(a.columns)]
         pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), check_categorical=True)
-        assert ours.attrs["spatialdata_attrs"] == theirs.attrs["spatialdata_attrs"], kind
+        key = "spatialdata_attrs"  # feature and instance keys
+        assert (ours.attrs[key] if key in ours.attrs else None) == (theirs.attrs[key] if key in theirs.attrs else None)
         assert get_transformation(ours, get_all=True) == get_transformation(theirs, get_all=True), kind
         return
     assert_elements_are_identical(ours, theirs)
@@ -307,9 +308,14 @@ def bench_first_access(
     """
     from spatialdata_plugins.core import SpatialData
 
+    import logging
+
     makers = _makers(paths)
     library = _library_readers(paths)
     rows = []
+    # PointsModel.parse of a lazy frame logs a warning about computing the gene categories on every call: the
+    # direct read does that work (as the container does), the console need not show it 20 times
+    logging.getLogger("spatialdata._logging").setLevel(logging.ERROR)  # the logger spatialdata sets up
     for kind, maker in makers.items():
         if kinds is not None and kind not in kinds:
             continue
