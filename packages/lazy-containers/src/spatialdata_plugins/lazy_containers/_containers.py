@@ -568,7 +568,8 @@ class TiffImageContainer(_TiffContainer):
         order = [d for d in ("c", "z", "y", "x") if d in dims]
         if set(dims) != set(order):
             raise ContainerLoadError(self._problem(f"dims {dims} are not among c, z, y, x"))
-        array = array.transpose([dims.index(d) for d in order])
+        if dims != order:  # dask adds a task per chunk even for the identity permutation
+            array = array.transpose([dims.index(d) for d in order])
         n_channels = array.shape[0]
         names = self.channel_names or self.default_channel_names(tif, n_channels)
         if names is not None and len(names) != n_channels:
@@ -649,7 +650,8 @@ class TiffLabelsContainer(_TiffContainer):
         if squeeze:
             array = array.squeeze(axis=tuple(squeeze))
         order = [d for d in ("z", "y", "x") if d in dims]
-        array = array.transpose([dims.index(d) for d in order])
+        if dims != order:  # dask adds a task per chunk even for the identity permutation
+            array = array.transpose([dims.index(d) for d in order])
         if not np.issubdtype(array.dtype, np.integer):
             raise ContainerValidationError(self._problem(f"labels need integer pixels, the file has {array.dtype}"))
         model = Labels3DModel if "z" in order else Labels2DModel
