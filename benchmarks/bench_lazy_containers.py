@@ -2,7 +2,8 @@
 
 1. Attaching 1,000 containers reads zero bytes and takes under 50 ms.
 2. The first access of a linked file costs at most 1.1x a direct read of the same file, measured in the same run;
-   median of at least 3 runs per type (5 by default), direct and linked runs interleaved.
+   median of at least 3 runs per type (5 by default, the runner's full run takes 15), direct and linked runs
+   interleaved in a new (seeded) random order every round.
 
 The direct read is what a user writes to get the same SpatialData element without a link: the file's library
 (geopandas, pandas, tifffile, anndata) and then the ``spatialdata.models`` parser with the same arguments the
@@ -12,9 +13,10 @@ chunks>)`` (single scale, as the container gives) or ``TableModel.parse(anndata.
 region_key=..., instance_key=...)``. Both sides therefore do the same work: read the file, build the element,
 validate it. Where the container's element is lazy, the user has two ways, both timed: read into memory and parse
 (``"eager"``), or parse the library's lazy reader (``"lazy"``: ``dask.dataframe.read_parquet``, tifffile's zarr
-store with ``dask.array.from_zarr``); the faster one is the baseline. Before timing, both elements are checked equal (values, columns, dtypes, transformations, attributes);
-a benchmark that compared different objects would fail there. The library read alone (no element) is timed in the
-same rounds and shown for reference, not used for the target.
+store with ``dask.array.from_zarr``); the faster one is the baseline. Before timing, both elements are checked
+equal (values, columns, dtypes, transformations, attributes); a benchmark that compared different objects would
+fail there. The library read alone (no element) is timed in the same rounds and shown for reference, not used for
+the target. The table gives the medians and, in brackets, the fastest and slowest run.
 
 For types that load lazily (Parquet points with ``lazy=True``, TIFF images and labels are dask-backed), the table
 shows the first access (the element ready to use) and the first access followed by ``compute()`` of its data; the
@@ -30,6 +32,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -364,11 +367,16 @@ def bench_first_access(
         candidates["library"] = library[kind]
         if lazy:
             candidates["full"] = lambda access=access: _compute(access())
-        # interleaved runs, so that a change of load on a shared machine hits both sides alike
+        # interleaved runs, so that a change of load on a shared machine hits both sides alike, in a new order every
+        # round: a run is faster after one that freed a lot of memory (the allocator keeps it), so a fixed order
+        # favours whoever follows the big eager reads
         runs: dict[str, list[float]] = {name: [] for name in candidates}
+        order = list(candidates)
+        shuffle = random.Random(f"{kind}-order").shuffle
         for _ in range(repeats):
-            for name, fn in candidates.items():
-                runs[name].append(_median_time(fn, 1))
+            shuffle(order)
+            for name in order:
+                runs[name].append(_median_time(candidates[name], 1))
         med = {name: statistics.median(times) for name, times in runs.items()}
         best = min(directs, key=lambda name: med[f"direct {name}"])  # the best alternative a user has
         t_direct = med[f"direct {best}"]
@@ -407,6 +415,11 @@ def run(quick: bool = False, repeats: int = 3, workdir: str | None = None) -> di
     return {"attach": attach, "access": access, "sizes": sizes, "repeats": repeats}
 
 
+def _range(times: list[float] | None) -> str:
+    """`` [min-max]`` of a candidate's runs (empty for results recorded before the spread was kept)."""
+    return f" [{times[0]:.3f}-{times[1]:.3f}]" if times else ""
+
+
 def format_table(result: dict[str, Any]) -> str:
     """Render the results as markdown."""
     a = result["attach"]
@@ -428,10 +441,15 @@ def format_table(result: dict[str, Any]) -> str:
     ]
     for r in result["access"]:
         full = f"{r['access_compute_s']:.4f}" if r["lazy"] else "(not lazy)"
-        library = f"{r['library_s']:.4f}" if "library_s" in r else "(not measured)"
+        access = f"{r['access_s']:.4f}"
+        spread = r.get("spread", {})
+        library = f"{r['library_s']:.4f}{_range(spread.get('library'))}" if "library_s" in r else "(not measured)"
         way = f" ({r['direct_way']})" if len(r.get("direct_ways", {})) > 1 else ""
+        direct = f"{r['direct_s']:.4f}{way}{_range(spread.get(f'direct {r.get("direct_way")}'))}"
+        ours = _range(spread.get("full" if r["lazy"] else "access"))
         lines.append(
-            f"| {r['type']} | {r['size_mb']:.1f} | {r['direct_s']:.4f}{way} | {r['access_s']:.4f} | {full} | "
+            f"| {r['type']} | {r['size_mb']:.1f} | {direct} | {access}{'' if r['lazy'] else ours} | {full}"
+            f"{ours if r['lazy'] else ''} | "
             f"{r['ratio']:.2f} | {'yes' if r['ratio'] <= 1.1 else 'no'} | {library} |"
         )
     return "\n".join(lines)

@@ -102,8 +102,8 @@ def _lazy_containers(quick: bool, plot_dir: str, long: bool) -> dict[str, Any]:
     import bench_lazy_containers
 
     os.environ.setdefault("SPATIALDATA_PLUGINS_LAZY_ON_CHANGE", "warn")
-    # 9 interleaved rounds: the first accesses take 0.1 to 0.5 s and a shared machine moves them by 2x
-    result = bench_lazy_containers.run(quick=quick, repeats=5 if quick else 9)
+    # 15 interleaved rounds: the first accesses take 0.1 to 0.5 s and a shared machine moves single runs by 2x
+    result = bench_lazy_containers.run(quick=quick, repeats=5 if quick else 15)
     result["sizes"] = vars(result["sizes"])
     return {
         "targets": _lazy_targets(result),
