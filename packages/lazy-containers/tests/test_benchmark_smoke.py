@@ -24,7 +24,24 @@ def test_benchmark_runs_on_tiny_data(tmp_path):
     paths = bench.write_files(tmp_path / "files", sizes)
     attach = bench.bench_attach(paths, n=50, repeats=1)
     assert attach["n"] == 50 and attach["bytes_read"] in (0, None)
+    # the direct reads build the same elements as the containers (checked inside bench_first_access); the check
+    # itself fails on elements that differ
+    import pandas as pd
+    from spatialdata.models import PointsModel
+
+    frame = pd.read_parquet(paths["parquet_points"])
+    coords = {"x": "x_location", "y": "y_location"}
+    same = PointsModel.parse(frame, coordinates=coords, feature_key="feature_name")
+    bench.check_same_element("points", same, PointsModel.parse(frame, coordinates=coords, feature_key="feature_name"))
+    shifted = frame.assign(x_location=frame["x_location"] + 1)
+    with pytest.raises(AssertionError):
+        bench.check_same_element(
+            "points", same, PointsModel.parse(shifted, coordinates=coords, feature_key="feature_name")
+        )
+    with pytest.raises(AssertionError):
+        bench.check_same_element("points", same, PointsModel.parse(frame, coordinates=coords))
     rows = bench.bench_first_access(paths, repeats=1)
     assert {r["type"] for r in rows} >= {"parquet_shapes", "csv_points", "ome_tiff_image", "zarr_table"}
+    assert all(r["direct_s"] > 0 and r["library_s"] > 0 for r in rows)
     table = bench.format_table({"attach": attach, "access": rows})
     assert "| parquet_shapes |" in table and "attach 50 containers" in table and attach["build_and_attach_seconds"] > 0

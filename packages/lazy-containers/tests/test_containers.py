@@ -291,3 +291,50 @@ def test_tiff_chunks_group_tiles():
     assert _aggregate_chunks((3, 4096, 4096), (1, 512, 512), 2) == (1, 2048, 2048)
     assert _aggregate_chunks((3, 100, 80), (1, 64, 64), 2) == (1, 100, 80)
     assert _aggregate_chunks((20000, 300), (16, 300), 1) == (20000, 300)  # strips grow along y, up to the height
+
+
+def test_points_equal_what_points_model_parse_makes(tmp_path):
+    # the oracle is spatialdata's own parser on the same frame; its column order (coordinates, feature, the rest)
+    # is the file's order here, so the two elements must be identical, task names included (dask checks they are
+    # short, readable keys)
+    from spatialdata.models import PointsModel
+    from spatialdata.testing import assert_elements_are_identical
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {"px": rng.uniform(0, 10, 300), "py": rng.uniform(0, 10, 300), "gene": rng.choice(["a", "b", "c"], 300)}
+    )
+    frame.to_parquet(tmp_path / "p.parquet")
+    expected = PointsModel.parse(
+        pd.read_parquet(tmp_path / "p.parquet"), coordinates={"x": "px", "y": "py"}, feature_key="gene"
+    )
+    for lazy in (False, True):
+        container = ParquetPointsContainer(
+            tmp_path / "p.parquet", columns={"x": "px", "y": "py", "gene": "gene"}, lazy=lazy
+        )
+        assert_elements_are_identical(container.load(), expected)
+
+
+def test_points_load_stats_the_target_once(files, monkeypatch):
+    # the size that decides between a lazy and an eager read comes from the integrity check's fingerprint: one stat
+    # (one HEAD request on an object store) per load, not two
+    from spatialdata_plugins.lazy_containers import _base
+
+    calls = []
+    real = _base.fingerprint
+
+    def counting(*args, **kwargs):
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_base, "fingerprint", counting)
+    container = ParquetPointsContainer(
+        files.path("transcripts.parquet"), columns={"x": "x_location", "y": "y_location"}
+    )
+    container.load()
+    assert len(calls) == 1
+    # outside a load the container asks again (the file may have changed since)
+    assert not container.read_lazily() and len(calls) == 1  # the fingerprint recorded by the load is used
+    container.fingerprint = None
+    container.read_lazily()
+    assert len(calls) == 2

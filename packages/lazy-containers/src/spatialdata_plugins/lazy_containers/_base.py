@@ -193,6 +193,9 @@ class LazyContainer:
             raise InvalidContainerError(f"{self._who()}: on_change must be one of {_ON_CHANGE_VALUES} or None")
         self.on_change = on_change
         self.fingerprint = dict(fingerprint) if fingerprint else None
+        # the target's fingerprint taken by the integrity check of the load under way, so that reading can use it
+        # instead of asking the filesystem again (a second HEAD request on an object store)
+        self._seen_fingerprint: dict[str, Any] | None = None
         self.loaded = False
         if self.element_type not in ELEMENT_TYPES:
             raise InvalidContainerError(f"{type(self).__name__}.element_type must be one of {ELEMENT_TYPES}")
@@ -245,6 +248,7 @@ class LazyContainer:
             The data fails the ``spatialdata.models`` validation.
         """
         current = self.check_integrity()
+        self._seen_fingerprint = current
         try:
             raw = self.read_raw()
         except LazyContainerError:
@@ -255,6 +259,8 @@ class LazyContainer:
             raise ContainerLoadError(
                 self._problem(f"cannot be read as {self.type_name} ({type(exc).__name__}: {exc})")
             ) from exc
+        finally:
+            self._seen_fingerprint = None
         try:
             element = self.to_element(raw)
             self.validate(element)

@@ -194,11 +194,13 @@ class _PointsContainer(LazyContainer):
             # projection), and each partition then just re-labels its codes
             column = raw[gene]
             values = column.dropna().unique().compute()
-            dtype = pd.CategoricalDtype(pd.Index(values).unique().sort_values())
             if isinstance(column.dtype, pd.CategoricalDtype):
-                column = column.cat.set_categories(dtype.categories)
+                column = column.cat.set_categories(pd.Index(values).unique().sort_values())
             else:
-                column = column.astype(dtype)
+                # categories of the dtype pandas infers for these values (``str`` for text, as an eager read and
+                # ``PointsModel.parse`` give), not of dask's intermediate string dtype
+                categories = pd.Index(values.tolist()).unique().sort_values()
+                column = column.astype(pd.CategoricalDtype(categories))
             raw = raw.assign(**{gene: column})
         order = [*coords, *(c for c in raw.columns if c not in coords)]
         if list(raw.columns) != order:
@@ -240,7 +242,15 @@ def _dask_from_frame(frame: Any) -> Any:
         divisions = [index[a] for a, _ in bounds] + [index[n - 1]]
         if len(set(divisions)) != len(divisions) and len(bounds) > 1:
             divisions = None
-    return dd.from_map(_FrameSlices(frame), bounds, meta=frame.iloc[:0], divisions=divisions, enforce_metadata=False)
+    # a label, or dask names the tasks after the callable's repr (a long, unreadable key)
+    return dd.from_map(
+        _FrameSlices(frame),
+        bounds,
+        meta=frame.iloc[:0],
+        divisions=divisions,
+        enforce_metadata=False,
+        label="points-from-frame",
+    )
 
 
 def _known(series: Any) -> bool:
@@ -284,10 +294,14 @@ class ParquetPointsContainer(_PointsContainer):
         return {**super().params(), "lazy": self.lazy}
 
     def read_lazily(self) -> bool:
-        """Whether to read with dask: ``lazy`` if given, else for files of at least :data:`LAZY_POINTS_BYTES`."""
+        """Whether to read with dask: ``lazy`` if given, else for files of at least :data:`LAZY_POINTS_BYTES`.
+
+        During :meth:`load` the size comes from the fingerprint its integrity check just took (no second ``stat`` or
+        ``HEAD``); otherwise from the recorded fingerprint, else from a new ``stat``.
+        """
         if self.lazy is not None:
             return self.lazy
-        size = (self.fingerprint or {}).get("size")
+        size = (self._seen_fingerprint or self.fingerprint or {}).get("size")
         if size is None:
             size = self.current_fingerprint(checksum=False).get("size", 0)
         return size >= LAZY_POINTS_BYTES
@@ -554,7 +568,8 @@ class TiffImageContainer(_TiffContainer):
         order = [d for d in ("c", "z", "y", "x") if d in dims]
         if set(dims) != set(order):
             raise ContainerLoadError(self._problem(f"dims {dims} are not among c, z, y, x"))
-        array = array.transpose([dims.index(d) for d in order])
+        if dims != order:  # dask adds a task per chunk even for the identity permutation
+            array = array.transpose([dims.index(d) for d in order])
         n_channels = array.shape[0]
         names = self.channel_names or self.default_channel_names(tif, n_channels)
         if names is not None and len(names) != n_channels:
@@ -635,7 +650,8 @@ class TiffLabelsContainer(_TiffContainer):
         if squeeze:
             array = array.squeeze(axis=tuple(squeeze))
         order = [d for d in ("z", "y", "x") if d in dims]
-        array = array.transpose([dims.index(d) for d in order])
+        if dims != order:  # dask adds a task per chunk even for the identity permutation
+            array = array.transpose([dims.index(d) for d in order])
         if not np.issubdtype(array.dtype, np.integer):
             raise ContainerValidationError(self._problem(f"labels need integer pixels, the file has {array.dtype}"))
         model = Labels3DModel if "z" in order else Labels2DModel
