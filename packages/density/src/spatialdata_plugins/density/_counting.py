@@ -13,6 +13,7 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from spatialdata_plugins.density import _kernels
 from spatialdata_plugins.density._geometry import BoundaryIndex, ready
 
 
@@ -32,17 +33,18 @@ class CountContext:
         return len(self.index.polygons), len(self.group_names) + 1, len(self.edges) - 1
 
 
-def _group_codes(values: pd.Series, names: list[str]) -> np.ndarray:
-    """Index of each value in ``names`` (-1 for values not listed), without converting every row to a string."""
+def _group_lookup(values: pd.Series, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Raw integer codes of ``values`` and a table from raw code to index in ``names`` (-1: not listed, missing).
+
+    Categorical columns use their own codes (no row is converted); other columns are factorised once.
+    """
     lookup = {name: i for i, name in enumerate(names)}
     if isinstance(values.dtype, pd.CategoricalDtype):
-        table = np.array([lookup.get(str(c), -1) for c in values.cat.categories] + [-1], dtype=np.int64)
-        return table[values.cat.codes.to_numpy()]  # code -1 (missing) picks the trailing -1
-    uniques, inverse = np.unique(values.astype(object).where(values.notna(), None).astype(str), return_inverse=True)
-    table = np.array([lookup.get(u, -1) for u in uniques], dtype=np.int64)
-    codes = table[inverse]
-    codes[values.isna().to_numpy()] = -1
-    return codes
+        table = np.array([lookup.get(str(c), -1) for c in values.cat.categories], dtype=np.int64)
+        return values.cat.codes.to_numpy(), table  # code -1 (missing) is skipped by the kernel
+    raw, uniques = pd.factorize(values.astype(object).where(values.notna(), None), use_na_sentinel=True)
+    table = np.array([lookup.get(str(u), -1) for u in uniques], dtype=np.int64)
+    return raw, table
 
 
 def count_partition(part: pd.DataFrame, ctx: CountContext) -> np.ndarray:
@@ -63,24 +65,23 @@ def count_partition(part: pd.DataFrame, ctx: CountContext) -> np.ndarray:
     numpy.ndarray
         Integer counts of shape ``ctx.shape``.
     """
-    _, n_groups, n_bands = ctx.shape
     counts = np.zeros(ctx.shape, dtype=np.int64)
     if len(part) == 0:
         return counts
     x = part["x"].to_numpy(dtype=np.float64)
     y = part["y"].to_numpy(dtype=np.float64)
-    point, contour, signed = ctx.index.signed_distances(x, y)
-    band = np.searchsorted(ctx.edges, signed, side="right") - 1
-    keep = (band >= 0) & (band < n_bands) & np.isfinite(signed)
-    if ctx.domain is not None and keep.any():
-        keep[keep] = shapely.intersects_xy(ready(ctx.domain), x[point[keep]], y[point[keep]])
-    point, contour, band = point[keep], contour[keep].astype(np.int64), band[keep]
-    flat = counts.reshape(-1)
-    flat += np.bincount((contour * n_groups + (n_groups - 1)) * n_bands + band, minlength=flat.size)
-    if ctx.group_column is not None and len(point):
-        codes = _group_codes(part[ctx.group_column], ctx.group_names)[point]
-        sel = codes >= 0
-        flat += np.bincount((contour[sel] * n_groups + codes[sel]) * n_bands + band[sel], minlength=flat.size)
+    point, _, distance, contour_start = ctx.index.distances(x, y)
+    inside = ctx.index.inside(x, y, point, contour_start)
+    band = _kernels.signed_bands(distance, inside, ctx.edges)
+    if ctx.domain is not None:
+        counted = np.flatnonzero(band >= 0)
+        if len(counted):
+            band[counted[~shapely.intersects_xy(ready(ctx.domain), x[point[counted]], y[point[counted]])]] = -1
+    if ctx.group_column is not None:
+        raw_codes, code_table = _group_lookup(part[ctx.group_column], ctx.group_names)
+    else:
+        raw_codes, code_table = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    _kernels.add_counts(counts, contour_start, point, band, raw_codes, code_table)
     return counts
 
 

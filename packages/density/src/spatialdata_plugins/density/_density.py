@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from spatialdata_plugins.density import _kernels
 from spatialdata_plugins.density._counting import CountContext, count_frame
 from spatialdata_plugins.density._errors import DensityArgumentError, DomainError
 from spatialdata_plugins.density._geometry import DEFAULT_QUAD_SEGS, BoundaryIndex, region_areas
@@ -356,10 +357,12 @@ def smooth_counts(
         ``(weighted_count, weighted_count_variance, effective_area)`` on the output grid.
     """
     weights = _weights(out_grid, edges, bandwidth)  # (G, F)
-    num = counts @ weights.T
-    var = counts @ (weights * weights).T
-    den = d_area @ weights.T
-    return num, var, den
+
+    def smooth(values: np.ndarray, w: np.ndarray) -> np.ndarray:
+        flat = np.ascontiguousarray(values, dtype=np.float64).reshape(-1, values.shape[-1])
+        return _kernels.kernel_sums(flat, w).reshape(*values.shape[:-1], len(out_grid))
+
+    return smooth(counts, weights), smooth(counts, weights * weights), smooth(d_area, weights)
 
 
 def _smooth_frame(inputs, out_grid, edges, counts, d_area, h, min_expected_count, min_effective_area) -> pd.DataFrame:

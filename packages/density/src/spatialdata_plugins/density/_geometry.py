@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import shapely
-from scipy import ndimage
 from shapely.geometry.base import BaseGeometry
 
 from spatialdata_plugins.density import _kernels
@@ -138,11 +137,14 @@ def ready(geometry: BaseGeometry) -> BaseGeometry:
 
 @dataclass
 class BoundaryIndex:
-    """Everything the distance kernel needs: segments of all contours, per-contour grids, a contour lookup grid."""
+    """Everything the distance kernel needs: segments of all contours, their trees, a contour lookup grid."""
 
     rmax: float
     arrays: dict[str, Any]
     polygons: list[BaseGeometry]
+
+    #: The lookup grid has at most this many cells a side (its cells are at least ``rmax / 8`` wide).
+    LOOKUP_CELLS = 512
 
     @classmethod
     def build(cls, polygons: Sequence[BaseGeometry], rmax: float) -> BoundaryIndex:
@@ -168,43 +170,30 @@ class BoundaryIndex:
         seg_a = coords[:-1][same_ring]
         seg_b = coords[1:][same_ring]
         seg_owner = ring_owner[coord_ring[:-1][same_ring]]
+        # stable: the segments of a contour stay in ring order, so runs of them are connected pieces of the curve
         order = np.argsort(seg_owner, kind="stable")
         seg_a, seg_b, seg_owner = seg_a[order], seg_b[order], seg_owner[order]
         n = len(polygons)
         seg_start = np.searchsorted(seg_owner, np.arange(n + 1)).astype(np.int64)
-
-        bounds = shapely.bounds(np.asarray(polygons, dtype=object))
-        grown = bounds + np.array([-rmax, -rmax, rmax, rmax])
-        side = np.maximum(grown[:, 2] - grown[:, 0], grown[:, 3] - grown[:, 1])
-        # Cells of about a quarter of the search radius keep the ring search short; at most ~512 cells a side.
-        gsize = np.maximum(np.maximum(rmax / 4.0, side / 512.0), 1e-9 * np.maximum(side, 1.0))
-        gx0 = grown[:, 0] - gsize
-        gy0 = grown[:, 1] - gsize
-        gnx = (np.ceil((grown[:, 2] - gx0) / gsize) + 2).astype(np.int64)
-        gny = (np.ceil((grown[:, 3] - gy0) / gsize) + 2).astype(np.int64)
-        cell_offset = np.concatenate([[0], np.cumsum(gnx * gny)]).astype(np.int64)
         ax, ay = np.ascontiguousarray(seg_a[:, 0]), np.ascontiguousarray(seg_a[:, 1])
         bx, by = np.ascontiguousarray(seg_b[:, 0]), np.ascontiguousarray(seg_b[:, 1])
-        cell_start, cell_segs = _kernels.build_segment_grids(
-            ax, ay, bx, by, seg_start, gx0, gy0, gsize, gnx, gny, cell_offset
-        )
+        n_leaves, node_offset, boxes = _kernels.build_trees(ax, ay, bx, by, seg_start, _kernels.LEAF_SIZE)
 
-        # chessboard distance (in cells) from every cell to the nearest cell holding a segment of the same contour
-        cell_ring = np.empty(cell_offset[-1], dtype=np.int64)
-        occupied = np.diff(cell_start) > 0
-        for k in range(n):
-            sl = slice(cell_offset[k], cell_offset[k + 1])
-            occ = occupied[sl].reshape(gny[k], gnx[k])
-            cell_ring[sl] = ndimage.distance_transform_cdt(~occ, metric="chessboard").ravel() if occ.any() else 1 << 40
-
+        bounds = shapely.bounds(np.asarray(polygons, dtype=object))
+        grown = np.ascontiguousarray(bounds + np.array([-rmax, -rmax, rmax, rmax]))
         lx0, ly0 = grown[:, 0].min(), grown[:, 1].min()
         lside = max(grown[:, 2].max() - lx0, grown[:, 3].max() - ly0)
-        lsize = max(lside / 256.0, 1e-9 * max(lside, 1.0))
+        lsize = max(lside / cls.LOOKUP_CELLS, rmax / 8.0, 1e-9 * max(lside, 1.0))
         lnx = int(np.ceil((grown[:, 2].max() - lx0) / lsize)) + 1
         lny = int(np.ceil((grown[:, 3].max() - ly0) / lsize)) + 1
-        lookup_start, lookup_contours = _kernels.build_lookup(grown, lx0, ly0, lsize, lnx, lny)
+        # half the cell diagonal, with a margin for the rounding of coordinates into cells
+        scale = float(np.max(np.abs(grown)))
+        half_diagonal = lsize * np.sqrt(0.5) * (1 + 1e-9) + 1e-12 * scale
+        lookup_start, lookup_contours, run_start, run_lo, run_hi = _kernels.build_lookup(
+            grown, lx0, ly0, lsize, lnx, lny, half_diagonal, float(rmax), ax, ay, bx, by, seg_start, n_leaves,
+            node_offset, boxes,
+        )  # fmt: skip
         arrays = {
-            "bbox": np.ascontiguousarray(grown),
             "lx0": float(lx0),
             "ly0": float(ly0),
             "lsize": float(lsize),
@@ -212,21 +201,55 @@ class BoundaryIndex:
             "lny": lny,
             "lookup_start": lookup_start,
             "lookup_contours": lookup_contours,
+            "run_start": run_start,
+            "run_lo": run_lo,
+            "run_hi": run_hi,
             "ax": ax,
             "ay": ay,
             "bx": bx,
             "by": by,
-            "gx0": gx0,
-            "gy0": gy0,
-            "gsize": gsize,
-            "gnx": gnx,
-            "gny": gny,
-            "cell_offset": cell_offset,
-            "cell_start": cell_start,
-            "cell_segs": cell_segs,
-            "cell_ring": cell_ring,
+            "seg_start": seg_start,
+            "n_leaves": n_leaves,
+            "node_offset": node_offset,
+            "boxes": boxes,
         }
         return cls(rmax=float(rmax), arrays=arrays, polygons=[ready(p) for p in polygons])
+
+    def distances(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Unsigned distance of every point to every contour whose boundary is within ``rmax``, by contour.
+
+        Parameters
+        ----------
+        x, y
+            Point coordinates (float64).
+
+        Returns
+        -------
+        tuple of arrays
+            ``(point_index, contour_index, distance, contour_start)``, one entry per (point, contour) pair within
+            ``rmax``, ordered by contour: the pairs of contour ``k`` are ``contour_start[k]:contour_start[k + 1]``.
+        """
+        a = self.arrays
+        return _kernels.point_contour_distances(
+            np.ascontiguousarray(x, dtype=np.float64),
+            np.ascontiguousarray(y, dtype=np.float64),
+            self.rmax,
+            a["lx0"],
+            a["ly0"],
+            a["lsize"],
+            a["lnx"],
+            a["lny"],
+            a["lookup_start"],
+            a["lookup_contours"],
+            a["run_start"],
+            a["run_lo"],
+            a["run_hi"],
+            a["ax"],
+            a["ay"],
+            a["bx"],
+            a["by"],
+            len(self.polygons),
+        )
 
     def signed_distances(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Signed distance (negative inside) of every point to every contour whose boundary is within ``rmax``.
@@ -239,44 +262,34 @@ class BoundaryIndex:
         Returns
         -------
         tuple of arrays
-            ``(point_index, contour_index, signed_distance)``, one entry per (point, contour) pair within ``rmax``.
+            ``(point_index, contour_index, signed_distance)``, one entry per (point, contour) pair within ``rmax``,
+            ordered by contour.
         """
-        a = self.arrays
-        point, contour, dist = _kernels.point_contour_distances(
-            np.ascontiguousarray(x, dtype=np.float64),
-            np.ascontiguousarray(y, dtype=np.float64),
-            self.rmax,
-            a["bbox"],
-            a["lx0"],
-            a["ly0"],
-            a["lsize"],
-            a["lnx"],
-            a["lny"],
-            a["lookup_start"],
-            a["lookup_contours"],
-            a["ax"],
-            a["ay"],
-            a["bx"],
-            a["by"],
-            a["gx0"],
-            a["gy0"],
-            a["gsize"],
-            a["gnx"],
-            a["gny"],
-            a["cell_offset"],
-            a["cell_start"],
-            a["cell_segs"],
-            a["cell_ring"],
-        )
-        order = np.argsort(contour, kind="stable")
-        point, contour, dist = point[order], contour[order], dist[order]
-        bounds = np.searchsorted(contour, np.arange(len(self.polygons) + 1))
+        point, contour, dist, bounds = self.distances(x, y)
+        inside = self.inside(x, y, point, bounds)
+        return point, contour, np.where(inside, -dist, dist)
+
+    def inside(self, x: np.ndarray, y: np.ndarray, point: np.ndarray, contour_start: np.ndarray) -> np.ndarray:
+        """Whether each pair's point is strictly inside its contour (``shapely.contains_xy`` on the prepared polygon).
+
+        Parameters
+        ----------
+        x, y
+            Point coordinates.
+        point, contour_start
+            Pairs as returned by :meth:`distances`.
+
+        Returns
+        -------
+        numpy.ndarray
+            One boolean per pair.
+        """
         inside = np.zeros(len(point), dtype=bool)
         for k, polygon in enumerate(self.polygons):
-            lo, hi = bounds[k], bounds[k + 1]
+            lo, hi = contour_start[k], contour_start[k + 1]
             if hi > lo:
                 inside[lo:hi] = shapely.contains_xy(ready(polygon), x[point[lo:hi]], y[point[lo:hi]])
-        return point, contour, np.where(inside, -dist, dist)
+        return inside
 
 
 def region_areas(
