@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import dask
+from dask.callbacks import Callback
 import numpy as np
 import pandas as pd
 import shapely
@@ -70,8 +70,7 @@ def count_partition(part: pd.DataFrame, ctx: CountContext) -> np.ndarray:
         return counts
     x = part["x"].to_numpy(dtype=np.float64)
     y = part["y"].to_numpy(dtype=np.float64)
-    point, _, distance, contour_start = ctx.index.distances(x, y)
-    inside = ctx.index.inside(x, y, point, contour_start)
+    point, _, distance, inside, contour_start = ctx.index.pairs(x, y)
     band = _kernels.signed_bands(distance, inside, ctx.edges)
     if ctx.domain is not None:
         counted = np.flatnonzero(band >= 0)
@@ -94,6 +93,36 @@ def _distributed_client() -> Any:
         return default_client()
     except ValueError:
         return None
+
+
+#: Counts of this many partitions are added up by one task of the reduction tree.
+_FAN_IN = 8
+
+
+def _add_up(*arrays: np.ndarray) -> np.ndarray:
+    total = arrays[0].copy()
+    for a in arrays[1:]:
+        total += a
+    return total
+
+
+def _sum_tree(tasks: list[Any]) -> Any:
+    while len(tasks) > 1:
+        tasks = [dask.delayed(_add_up)(*tasks[i : i + _FAN_IN]) for i in range(0, len(tasks), _FAN_IN)]
+    return tasks[0]
+
+
+class _TaskProgress(Callback):
+    """Advance a tqdm bar when one of the given tasks finishes (dask's local schedulers)."""
+
+    def __init__(self, keys: set[Any], bar: Any) -> None:
+        super().__init__()
+        self._keys = keys
+        self._bar = bar
+
+    def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+        if key in self._keys:
+            self._bar.update(1)
 
 
 def count_frame(frame: Any, ctx: CountContext, *, progress: bool | None = None) -> np.ndarray:
@@ -128,9 +157,9 @@ def count_frame(frame: Any, ctx: CountContext, *, progress: bool | None = None) 
                 total += future.result()
                 bar.update(1)
         else:
-            batch = max(2, 2 * (os.cpu_count() or 1))
-            for start in range(0, len(tasks), batch):
-                for result in dask.compute(*tasks[start : start + batch]):
-                    total += result
-                bar.update(min(batch, len(tasks) - start))
+            # one graph: partitions counted on every worker without pauses between batches, their counts added
+            # up in a tree as they finish (at most a few count arrays are alive at once)
+            finished = {task.key for task in tasks}
+            with _TaskProgress(finished, bar):
+                (total,) = dask.compute(_sum_tree(tasks))
     return total

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,7 +13,7 @@ import pandas as pd
 from spatialdata_plugins.density import _kernels
 from spatialdata_plugins.density._counting import CountContext, count_frame
 from spatialdata_plugins.density._errors import DensityArgumentError, DomainError
-from spatialdata_plugins.density._geometry import DEFAULT_QUAD_SEGS, BoundaryIndex, region_areas
+from spatialdata_plugins.density._geometry import DEFAULT_QUAD_SEGS, BoundaryIndex, ready, region_areas
 from spatialdata_plugins.density._inputs import Inputs, resolve_inputs
 
 #: Label of the overall group (every point, whatever its gene) and of the pooled contour rows.
@@ -51,11 +52,17 @@ def _check_domain_overlap(inputs: Inputs, areas: np.ndarray) -> None:
 
 def _counts_and_areas(inputs: Inputs, edges: np.ndarray, quad_segs: int, progress: bool | None):
     rmax = float(np.max(np.abs(edges)))
-    index = BoundaryIndex.build(inputs.contours, rmax)
-    ctx = CountContext(index, edges, inputs.domain, inputs.group_column, inputs.group_names)
-    areas = region_areas(inputs.contours, edges, inputs.domain, quad_segs=quad_segs)
+    for polygon in inputs.contours:
+        ready(polygon)  # prepared here, before another thread can touch them
+    # the band areas (GEOS buffers, which release the GIL) are computed meanwhile the points are counted: the
+    # cores stay busy while either waits for its last task
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        areas_future = pool.submit(region_areas, inputs.contours, edges, inputs.domain, quad_segs=quad_segs)
+        index = BoundaryIndex.build(inputs.contours, rmax)
+        ctx = CountContext(index, edges, inputs.domain, inputs.group_column, inputs.group_names)
+        counts = count_frame(inputs.frame, ctx, progress=progress)
+        areas = areas_future.result()
     _check_domain_overlap(inputs, areas)
-    counts = count_frame(inputs.frame, ctx, progress=progress)
     return counts, areas
 
 

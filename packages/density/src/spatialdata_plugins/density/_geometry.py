@@ -162,14 +162,16 @@ class BoundaryIndex:
         BoundaryIndex
             The index.
         """
+        polygons = [ready(p) for p in polygons]
         parts, part_owner = shapely.get_parts(np.asarray(polygons, dtype=object), return_index=True)
         rings, ring_part = shapely.get_rings(parts, return_index=True)
         ring_owner = part_owner[ring_part]
         coords, coord_ring = shapely.get_coordinates(rings, return_index=True)
-        same_ring = coord_ring[1:] == coord_ring[:-1]
-        seg_a = coords[:-1][same_ring]
-        seg_b = coords[1:][same_ring]
-        seg_owner = ring_owner[coord_ring[:-1][same_ring]]
+        # segments between consecutive vertices of a ring; repeated vertices (zero-length segments) change no distance
+        keep = (coord_ring[1:] == coord_ring[:-1]) & np.any(coords[1:] != coords[:-1], axis=1)
+        seg_a = coords[:-1][keep]
+        seg_b = coords[1:][keep]
+        seg_owner = ring_owner[coord_ring[:-1][keep]]
         # stable: the segments of a contour stay in ring order, so runs of them are connected pieces of the curve
         order = np.argsort(seg_owner, kind="stable")
         seg_a, seg_b, seg_owner = seg_a[order], seg_b[order], seg_owner[order]
@@ -189,18 +191,33 @@ class BoundaryIndex:
         # half the cell diagonal, with a margin for the rounding of coordinates into cells
         scale = float(np.max(np.abs(grown)))
         half_diagonal = lsize * np.sqrt(0.5) * (1 + 1e-9) + 1e-12 * scale
-        lookup_start, lookup_contours, run_start, run_lo, run_hi = _kernels.build_lookup(
+        start, contours, centre_x, centre_y, centre_d_sq, run_start, run_lo, run_hi = _kernels.build_lookup(
             grown, lx0, ly0, lsize, lnx, lny, half_diagonal, float(rmax), ax, ay, bx, by, seg_start, n_leaves,
             node_offset, boxes,
         )  # fmt: skip
+        # the side of every cell centre, from GEOS (exact); -1 for a centre on the boundary (no side to start from)
+        centre_inside = np.full(len(contours), -1, dtype=np.int8)
+        by_contour = np.argsort(contours, kind="stable")
+        bounds_k = np.searchsorted(contours[by_contour], np.arange(n + 1))
+        for k, polygon in enumerate(polygons):
+            sel = by_contour[bounds_k[k] : bounds_k[k + 1]]
+            inside = shapely.contains_xy(polygon, centre_x[sel], centre_y[sel])
+            on_boundary = shapely.intersects_xy(polygon, centre_x[sel], centre_y[sel]) & ~inside
+            centre_inside[sel] = np.where(on_boundary, -1, inside.astype(np.int8))
+        # cells whose points can be on either side: the boundary comes within half a diagonal of the centre
+        straddles = centre_d_sq <= half_diagonal * half_diagonal * (1 + 1e-9)
         arrays = {
             "lx0": float(lx0),
             "ly0": float(ly0),
             "lsize": float(lsize),
             "lnx": lnx,
             "lny": lny,
-            "lookup_start": lookup_start,
-            "lookup_contours": lookup_contours,
+            "lookup_start": start,
+            "lookup_contours": contours,
+            "centre_x": centre_x,
+            "centre_y": centre_y,
+            "centre_inside": centre_inside,
+            "straddles": straddles,
             "run_start": run_start,
             "run_lo": run_lo,
             "run_hi": run_hi,
@@ -208,48 +225,43 @@ class BoundaryIndex:
             "ay": ay,
             "bx": bx,
             "by": by,
-            "seg_start": seg_start,
-            "n_leaves": n_leaves,
-            "node_offset": node_offset,
-            "boxes": boxes,
         }
-        return cls(rmax=float(rmax), arrays=arrays, polygons=[ready(p) for p in polygons])
+        return cls(rmax=float(rmax), arrays=arrays, polygons=polygons)
 
-    def distances(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Unsigned distance of every point to every contour whose boundary is within ``rmax``, by contour.
+    def pairs(
+        self, x: np.ndarray, y: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Distance and side of every point for every contour whose boundary is within ``rmax`` of it.
 
         Parameters
         ----------
         x, y
-            Point coordinates (float64).
+            Point coordinates.
 
         Returns
         -------
         tuple of arrays
-            ``(point_index, contour_index, distance, contour_start)``, one entry per (point, contour) pair within
-            ``rmax``, ordered by contour: the pairs of contour ``k`` are ``contour_start[k]:contour_start[k + 1]``.
+            ``(point_index, contour_index, distance, inside, contour_start)``, one entry per (point, contour) pair
+            within ``rmax``, ordered by contour: the pairs of contour ``k`` are
+            ``contour_start[k]:contour_start[k + 1]``. ``inside`` is ``shapely.contains_xy`` of the point (a point
+            on the boundary is not inside); the kernel decides it where rounding cannot matter and GEOS decides the
+            rest.
         """
         a = self.arrays
-        return _kernels.point_contour_distances(
-            np.ascontiguousarray(x, dtype=np.float64),
-            np.ascontiguousarray(y, dtype=np.float64),
-            self.rmax,
-            a["lx0"],
-            a["ly0"],
-            a["lsize"],
-            a["lnx"],
-            a["lny"],
-            a["lookup_start"],
-            a["lookup_contours"],
-            a["run_start"],
-            a["run_lo"],
-            a["run_hi"],
-            a["ax"],
-            a["ay"],
-            a["bx"],
-            a["by"],
-            len(self.polygons),
-        )
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        y = np.ascontiguousarray(y, dtype=np.float64)
+        point, contour, distance, side, contour_start = _kernels.point_contour_distances(
+            x, y, self.rmax, a["lx0"], a["ly0"], a["lsize"], a["lnx"], a["lny"], a["lookup_start"],
+            a["lookup_contours"], a["centre_x"], a["centre_y"], a["centre_inside"], a["straddles"], a["run_start"],
+            a["run_lo"], a["run_hi"], a["ax"], a["ay"], a["bx"], a["by"], len(self.polygons),
+        )  # fmt: skip
+        undecided = np.flatnonzero(side < 0)
+        if len(undecided):
+            owner = contour[undecided]
+            for k in np.unique(owner):
+                sel = undecided[owner == k]
+                side[sel] = shapely.contains_xy(ready(self.polygons[k]), x[point[sel]], y[point[sel]])
+        return point, contour, distance, side.view(bool), contour_start
 
     def signed_distances(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Signed distance (negative inside) of every point to every contour whose boundary is within ``rmax``.
@@ -257,7 +269,7 @@ class BoundaryIndex:
         Parameters
         ----------
         x, y
-            Point coordinates (float64).
+            Point coordinates.
 
         Returns
         -------
@@ -265,31 +277,8 @@ class BoundaryIndex:
             ``(point_index, contour_index, signed_distance)``, one entry per (point, contour) pair within ``rmax``,
             ordered by contour.
         """
-        point, contour, dist, bounds = self.distances(x, y)
-        inside = self.inside(x, y, point, bounds)
-        return point, contour, np.where(inside, -dist, dist)
-
-    def inside(self, x: np.ndarray, y: np.ndarray, point: np.ndarray, contour_start: np.ndarray) -> np.ndarray:
-        """Whether each pair's point is strictly inside its contour (``shapely.contains_xy`` on the prepared polygon).
-
-        Parameters
-        ----------
-        x, y
-            Point coordinates.
-        point, contour_start
-            Pairs as returned by :meth:`distances`.
-
-        Returns
-        -------
-        numpy.ndarray
-            One boolean per pair.
-        """
-        inside = np.zeros(len(point), dtype=bool)
-        for k, polygon in enumerate(self.polygons):
-            lo, hi = contour_start[k], contour_start[k + 1]
-            if hi > lo:
-                inside[lo:hi] = shapely.contains_xy(ready(polygon), x[point[lo:hi]], y[point[lo:hi]])
-        return inside
+        point, contour, distance, inside, _ = self.pairs(x, y)
+        return point, contour, np.where(inside, -distance, distance)
 
 
 def region_areas(

@@ -27,7 +27,7 @@ import numpy as np
 _JIT = {"nogil": True, "cache": True, "fastmath": False}
 
 #: Segments per leaf of the trees.
-LEAF_SIZE = 8
+LEAF_SIZE = 16
 #: A node is skipped when its box is farther than the bound times this (a margin for rounding, so that a segment
 #: whose computed distance ties the bound is never skipped).
 _SLACK = 1.0 + 1e-9
@@ -226,9 +226,9 @@ def build_lookup(
     within ``rmax``): those segments are the cell's candidates for ``k``, and ``k`` is listed only when
     ``d <= rmax + r``. Candidates are stored as runs of consecutive segment numbers.
 
-    Returns ``(start, contours, run_start, run_lo, run_hi)``: the entries of cell ``g`` are ``start[g]:start[g+1]``;
-    entry ``e`` is contour ``contours[e]`` with segments ``run_lo[u]:run_hi[u]`` for ``u`` in
-    ``run_start[e]:run_start[e + 1]``.
+    Returns ``(start, contours, centre_x, centre_y, centre_d_sq, run_start, run_lo, run_hi)``: the entries of cell
+    ``g`` are ``start[g]:start[g+1]``; entry ``e`` is contour ``contours[e]`` at squared distance ``centre_d_sq[e]``
+    from the cell centre ``(centre_x[e], centre_y[e])``, with candidate segments ``run_lo[u]:run_hi[u]`` for ``u`` in ``run_start[e]:run_start[e + 1]``.
     """
     n_contours = bbox.shape[0]
     stack = np.empty(_STACK, dtype=np.int64)
@@ -239,6 +239,7 @@ def build_lookup(
     cell = np.empty(capacity, dtype=np.int64)
     contour = np.empty(capacity, dtype=np.int64)
     entry_runs = np.empty(capacity, dtype=np.int64)  # end of the entry's runs
+    entry_d_sq = np.empty(capacity, dtype=np.float64)
     run_lo = np.empty(capacity, dtype=np.int64)
     run_hi = np.empty(capacity, dtype=np.int64)
     m = 0
@@ -266,9 +267,11 @@ def build_lookup(
                 cell = _grow(cell, m)
                 contour = _grow(contour, m)
                 entry_runs = _grow(entry_runs, m)
+                entry_d_sq = _grow(entry_d_sq, m)
                 cell[m] = j * lnx + i
                 contour[m] = k
                 entry_runs[m] = n_runs
+                entry_d_sq[m] = d_sq
                 m += 1
     # order the entries by cell (counting sort), keeping each entry's runs
     total = lnx * lny
@@ -283,6 +286,7 @@ def build_lookup(
         order[fill[cell[e]]] = e
         fill[cell[e]] += 1
     out_contour = np.empty(m, dtype=np.int64)
+    out_d_sq = np.empty(m, dtype=np.float64)
     run_start = np.zeros(m + 1, dtype=np.int64)
     out_lo = np.empty(n_runs, dtype=np.int64)
     out_hi = np.empty(n_runs, dtype=np.int64)
@@ -290,12 +294,68 @@ def build_lookup(
     for r in range(m):
         e = order[r]
         out_contour[r] = contour[e]
+        out_d_sq[r] = entry_d_sq[e]
         for u in range(entry_runs[e - 1] if e > 0 else 0, entry_runs[e]):
             out_lo[w] = run_lo[u]
             out_hi[w] = run_hi[u]
             w += 1
         run_start[r + 1] = w
-    return start, out_contour, run_start, out_lo, out_hi
+    out_x = np.empty(m, dtype=np.float64)
+    out_y = np.empty(m, dtype=np.float64)
+    for r in range(m):
+        g = cell[order[r]]
+        i = g % lnx
+        out_x[r] = lx0 + (i + 0.5) * lsize
+        out_y[r] = ly0 + ((g - i) // lnx + 0.5) * lsize
+    return start, out_contour, out_x, out_y, out_d_sq, run_start, out_lo, out_hi
+
+
+#: Relative error bound of the floating-point orientation determinant (Shewchuk's ccwerrboundA is 3.3e-16; 3x that).
+_ORIENT_BOUND = 1e-15
+
+
+@numba.njit(**_JIT)
+def _orientation(ax, ay, bx, by, cx, cy):
+    """Sign of the orientation of ``(a, b, c)`` (1: ``c`` left of ``a -> b``, -1: right), 0 when rounding could
+    decide it (Shewchuk's filtered ``orient2d``: the sign of the floating-point determinant is exact outside the
+    bound)."""
+    left = (ax - cx) * (by - cy)
+    right = (ay - cy) * (bx - cx)
+    det = left - right
+    bound = _ORIENT_BOUND * (abs(left) + abs(right))
+    if det > bound:
+        return 1
+    if det < -bound:
+        return -1
+    return 0
+
+
+@numba.njit(**_JIT)
+def _crossings(qx, qy, px, py, run_start, run_lo, run_hi, e, ax, ay, bx, by):
+    """Parity of the crossings of the path ``q -> p`` with the candidate segments of entry ``e``; -1 when a
+    segment touches the path or an orientation is too close to call (the caller then asks GEOS)."""
+    x0 = min(qx, px)
+    x1 = max(qx, px)
+    y0 = min(qy, py)
+    y1 = max(qy, py)
+    parity = 0
+    for u in range(run_start[e], run_start[e + 1]):
+        for s in range(run_lo[u], run_hi[u]):
+            if max(ax[s], bx[s]) < x0 or min(ax[s], bx[s]) > x1 or max(ay[s], by[s]) < y0 or min(ay[s], by[s]) > y1:
+                continue
+            o1 = _orientation(ax[s], ay[s], bx[s], by[s], qx, qy)
+            o2 = _orientation(ax[s], ay[s], bx[s], by[s], px, py)
+            if o1 == 0 or o2 == 0:
+                return -1
+            if o1 == o2:
+                continue
+            o3 = _orientation(qx, qy, px, py, ax[s], ay[s])
+            o4 = _orientation(qx, qy, px, py, bx[s], by[s])
+            if o3 == 0 or o4 == 0:
+                return -1
+            if o3 != o4:
+                parity ^= 1
+    return parity
 
 
 @numba.njit(**_JIT)
@@ -311,15 +371,21 @@ def _lookup_cell(px, py, lx0, ly0, lsize, lnx, lny):
 
 @numba.njit(**_JIT)
 def point_contour_distances(
-    x, y, rmax, lx0, ly0, lsize, lnx, lny, lookup_start, lookup_contours, run_start, run_lo, run_hi, ax, ay, bx, by,
-    n_contours,
+    x, y, rmax, lx0, ly0, lsize, lnx, lny, lookup_start, lookup_contours, centre_x, centre_y, centre_inside, straddles,
+    run_start, run_lo, run_hi, ax, ay, bx, by, n_contours,
 ):  # fmt: skip
-    """Unsigned distance from each point to each contour whose boundary is within ``rmax`` of it.
+    """Distance from each point to each contour whose boundary is within ``rmax`` of it, and the point's side.
 
     The distance is the minimum over the candidate segments of the point's lookup cell, which hold the nearest
-    segment of every point within ``rmax`` (see :func:`build_lookup`). Returns
-    ``(point_index, contour_index, distance, contour_start)`` for every pair with a distance at most ``rmax``,
-    ordered by contour and then by point: the pairs of contour ``k`` are ``contour_start[k]:contour_start[k + 1]``.
+    segment of every point within ``rmax`` (see :func:`build_lookup`). The side: a point is inside exactly when the
+    cell centre is (``centre_inside[e]``, from GEOS) and the path from the centre to the point crosses the boundary
+    an even number of times. Only cells that the boundary can pass through (``straddles[e]``) need the crossings,
+    and every boundary segment crossing that path is a candidate (it comes within half a diagonal of the centre).
+
+    Returns ``(point_index, contour_index, distance, inside, contour_start)`` for every pair with a distance at most
+    ``rmax``, ordered by contour and then by point (the pairs of contour ``k`` are
+    ``contour_start[k]:contour_start[k + 1]``); ``inside`` is 1 or 0, or -1 where rounding could decide it (the
+    point is on the boundary or nearly, or the path grazes a vertex): those are left to an exact predicate.
     """
     n = x.shape[0]
     # candidates per contour, to lay the output out by contour
@@ -334,6 +400,7 @@ def point_contour_distances(
     fill = offset[:-1].copy()
     out_point = np.empty(offset[n_contours], dtype=np.int64)
     out_distance = np.empty(offset[n_contours], dtype=np.float64)
+    out_inside = np.empty(offset[n_contours], dtype=np.int8)
     for i in range(n):
         px = x[i]
         py = y[i]
@@ -350,8 +417,13 @@ def point_contour_distances(
             d = math.sqrt(best)
             if d <= rmax:
                 k = lookup_contours[q]
+                side = centre_inside[q]
+                if straddles[q] and side >= 0:
+                    parity = _crossings(centre_x[q], centre_y[q], px, py, run_start, run_lo, run_hi, q, ax, ay, bx, by)
+                    side = -1 if parity < 0 else side ^ parity
                 out_point[fill[k]] = i
                 out_distance[fill[k]] = d
+                out_inside[fill[k]] = side
                 fill[k] += 1
     # close the gaps left by candidates farther than rmax
     contour_start = np.zeros(n_contours + 1, dtype=np.int64)
@@ -361,14 +433,16 @@ def point_contour_distances(
     point = np.empty(m, dtype=np.int64)
     contour = np.empty(m, dtype=np.int32)
     distance = np.empty(m, dtype=np.float64)
+    inside = np.empty(m, dtype=np.int8)
     for k in range(n_contours):
         w = contour_start[k]
         for r in range(offset[k], fill[k]):
             point[w] = out_point[r]
             contour[w] = k
             distance[w] = out_distance[r]
+            inside[w] = out_inside[r]
             w += 1
-    return point, contour, distance, contour_start
+    return point, contour, distance, inside, contour_start
 
 
 @numba.njit(**_JIT)
