@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import dask
-from dask.callbacks import Callback
 import numpy as np
 import pandas as pd
 import shapely
+from dask.callbacks import Callback
 from shapely.geometry.base import BaseGeometry
 
 from spatialdata_plugins.density import _kernels

@@ -228,9 +228,7 @@ class BoundaryIndex:
         }
         return cls(rmax=float(rmax), arrays=arrays, polygons=polygons)
 
-    def pairs(
-        self, x: np.ndarray, y: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def pairs(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Distance and side of every point for every contour whose boundary is within ``rmax`` of it.
 
         Parameters

@@ -180,9 +180,14 @@ def _grow(arr, size):
 
 
 @numba.njit(**_JIT)
-def _segment_runs(px, py, k, radius_sq, ax, ay, bx, by, seg_start, n_leaves, node_offset, boxes, stack, run_lo, run_hi, m):
-    """Append to ``run_lo/run_hi`` (from position ``m``) the runs of consecutive segments of contour ``k`` within
-    ``sqrt(radius_sq)`` of the point, in increasing order; returns the arrays (grown if needed) and the new end."""
+def _segment_runs(
+    px, py, k, radius_sq, ax, ay, bx, by, seg_start, n_leaves, node_offset, boxes, stack, run_lo, run_hi, m
+):  # fmt: skip
+    """Append the runs of consecutive segments of contour ``k`` within ``sqrt(radius_sq)`` of the point.
+
+    Runs go to ``run_lo/run_hi`` from position ``m``, in increasing order; returns the arrays (grown if needed) and
+    the new end.
+    """
     leaves = n_leaves[k]
     base = node_offset[k]
     s0 = seg_start[k]
@@ -220,15 +225,17 @@ def build_lookup(
 ):  # fmt: skip
     """Per lookup cell: the contours a point of the cell can be within ``rmax`` of, and their candidate segments.
 
-    ``bbox[k]`` is contour ``k``'s bounding box grown by ``rmax``. With ``q`` the cell centre, ``r`` = ``half_diagonal``
-    (half the cell's diagonal, with a margin for the rounding of coordinates) and ``d`` the distance from ``q`` to contour ``k``, every point ``p`` of the cell is within ``d + r``
-    of the boundary, so its nearest segment is within ``d + 2r`` of ``q`` (and within ``rmax + r`` if ``p`` is
-    within ``rmax``): those segments are the cell's candidates for ``k``, and ``k`` is listed only when
-    ``d <= rmax + r``. Candidates are stored as runs of consecutive segment numbers.
+    ``bbox[k]`` is contour ``k``'s bounding box grown by ``rmax``. With ``q`` the cell centre, ``r`` =
+    ``half_diagonal`` (half the cell's diagonal, with a margin for the rounding of coordinates) and ``d`` the
+    distance from ``q`` to contour ``k``, every point ``p`` of the cell is within ``d + r`` of the boundary, so its
+    nearest segment is within ``d + 2r`` of ``q`` (and within ``rmax + r`` if ``p`` is within ``rmax``): those
+    segments are the cell's candidates for ``k``, and ``k`` is listed only when ``d <= rmax + r``. Candidates are
+    stored as runs of consecutive segment numbers.
 
     Returns ``(start, contours, centre_x, centre_y, centre_d_sq, run_start, run_lo, run_hi)``: the entries of cell
     ``g`` are ``start[g]:start[g+1]``; entry ``e`` is contour ``contours[e]`` at squared distance ``centre_d_sq[e]``
-    from the cell centre ``(centre_x[e], centre_y[e])``, with candidate segments ``run_lo[u]:run_hi[u]`` for ``u`` in ``run_start[e]:run_start[e + 1]``.
+    from the cell centre ``(centre_x[e], centre_y[e])``, with candidate segments ``run_lo[u]:run_hi[u]`` for ``u``
+    in ``run_start[e]:run_start[e + 1]``.
     """
     n_contours = bbox.shape[0]
     stack = np.empty(_STACK, dtype=np.int64)
@@ -316,9 +323,11 @@ _ORIENT_BOUND = 1e-15
 
 @numba.njit(**_JIT)
 def _orientation(ax, ay, bx, by, cx, cy):
-    """Sign of the orientation of ``(a, b, c)`` (1: ``c`` left of ``a -> b``, -1: right), 0 when rounding could
-    decide it (Shewchuk's filtered ``orient2d``: the sign of the floating-point determinant is exact outside the
-    bound)."""
+    """Sign of the orientation of ``(a, b, c)``: 1 if ``c`` is left of ``a -> b``, -1 if right, 0 if too close.
+
+    Shewchuk's filtered ``orient2d``: outside the error bound the sign of the floating-point determinant is exact;
+    inside it (0) rounding could decide, and the caller asks an exact predicate.
+    """
     left = (ax - cx) * (by - cy)
     right = (ay - cy) * (bx - cx)
     det = left - right
@@ -332,8 +341,10 @@ def _orientation(ax, ay, bx, by, cx, cy):
 
 @numba.njit(**_JIT)
 def _crossings(qx, qy, px, py, run_start, run_lo, run_hi, e, ax, ay, bx, by):
-    """Parity of the crossings of the path ``q -> p`` with the candidate segments of entry ``e``; -1 when a
-    segment touches the path or an orientation is too close to call (the caller then asks GEOS)."""
+    """Parity of the crossings of the path ``q -> p`` with the candidate segments of entry ``e``.
+
+    -1 when a segment touches the path or an orientation is too close to call (the caller then asks GEOS).
+    """
     x0 = min(qx, px)
     x1 = max(qx, px)
     y0 = min(qy, py)
