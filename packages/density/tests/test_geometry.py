@@ -208,16 +208,9 @@ def test_undecided_sides_are_left_to_geos():
     """A point on a boundary is undecided for the kernel (the orientation is zero), and gets GEOS's answer."""
     square = shapely.box(0, 0, 100, 100)
     index = BoundaryIndex.build([square], 10.0)
-    a = index.arrays
     x = np.array([50.0, 50.0, 50.0, 100.0, 0.0])
     y = np.array([0.0, 3.0, -3.0, 100.0, 50.0])
-    from spatialdata_plugins.density import _kernels
-
-    _, _, distance, side, _ = _kernels.point_contour_distances(
-        x, y, 10.0, a["lx0"], a["ly0"], a["lsize"], a["lnx"], a["lny"], a["lookup_start"], a["lookup_contours"],
-        a["centre_x"], a["centre_y"], a["centre_inside"], a["straddles"], a["run_start"], a["run_lo"], a["run_hi"],
-        a["ax"], a["ay"], a["bx"], a["by"], 1,
-    )  # fmt: skip
+    _, _, distance, side, _ = index.kernel_pairs(x, y)
     on_boundary = distance == 0
     assert on_boundary.sum() == 3 and np.all(side[on_boundary] == -1)
     point, _, signed = index.signed_distances(x, y)

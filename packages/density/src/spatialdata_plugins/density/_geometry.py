@@ -225,6 +225,9 @@ class BoundaryIndex:
             "ay": ay,
             "bx": bx,
             "by": by,
+            "dx": bx - ax,
+            "dy": by - ay,
+            "inv_length_sq": 1.0 / ((bx - ax) ** 2 + (by - ay) ** 2),  # no zero-length segments are kept
         }
         return cls(rmax=float(rmax), arrays=arrays, polygons=polygons)
 
@@ -245,14 +248,9 @@ class BoundaryIndex:
             on the boundary is not inside); the kernel decides it where rounding cannot matter and GEOS decides the
             rest.
         """
-        a = self.arrays
         x = np.ascontiguousarray(x, dtype=np.float64)
         y = np.ascontiguousarray(y, dtype=np.float64)
-        point, contour, distance, side, contour_start = _kernels.point_contour_distances(
-            x, y, self.rmax, a["lx0"], a["ly0"], a["lsize"], a["lnx"], a["lny"], a["lookup_start"],
-            a["lookup_contours"], a["centre_x"], a["centre_y"], a["centre_inside"], a["straddles"], a["run_start"],
-            a["run_lo"], a["run_hi"], a["ax"], a["ay"], a["bx"], a["by"], len(self.polygons),
-        )  # fmt: skip
+        point, contour, distance, side, contour_start = self.kernel_pairs(x, y)
         undecided = np.flatnonzero(side < 0)
         if len(undecided):
             owner = contour[undecided]
@@ -260,6 +258,29 @@ class BoundaryIndex:
                 sel = undecided[owner == k]
                 side[sel] = shapely.contains_xy(ready(self.polygons[k]), x[point[sel]], y[point[sel]])
         return point, contour, distance, side.view(bool), contour_start
+
+    def kernel_pairs(
+        self, x: np.ndarray, y: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The kernel's answer for :meth:`pairs`: ``inside`` is 1, 0, or -1 where rounding could decide the side.
+
+        Parameters
+        ----------
+        x, y
+            Point coordinates (contiguous float64).
+
+        Returns
+        -------
+        tuple of arrays
+            ``(point_index, contour_index, distance, inside, contour_start)``.
+        """
+        a = self.arrays
+        return _kernels.point_contour_distances(
+            x, y, self.rmax, a["lx0"], a["ly0"], a["lsize"], a["lnx"], a["lny"], a["lookup_start"],
+            a["lookup_contours"], a["centre_x"], a["centre_y"], a["centre_inside"], a["straddles"], a["run_start"],
+            a["run_lo"], a["run_hi"], a["ax"], a["ay"], a["bx"], a["by"], a["dx"], a["dy"], a["inv_length_sq"],
+            len(self.polygons),
+        )  # fmt: skip
 
     def signed_distances(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Signed distance (negative inside) of every point to every contour whose boundary is within ``rmax``.

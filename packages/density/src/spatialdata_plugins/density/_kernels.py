@@ -383,7 +383,7 @@ def _lookup_cell(px, py, lx0, ly0, lsize, lnx, lny):
 @numba.njit(**_JIT)
 def point_contour_distances(
     x, y, rmax, lx0, ly0, lsize, lnx, lny, lookup_start, lookup_contours, centre_x, centre_y, centre_inside, straddles,
-    run_start, run_lo, run_hi, ax, ay, bx, by, n_contours,
+    run_start, run_lo, run_hi, ax, ay, bx, by, dx, dy, inv_length_sq, n_contours,
 ):  # fmt: skip
     """Distance from each point to each contour whose boundary is within ``rmax`` of it, and the point's side.
 
@@ -421,10 +421,14 @@ def point_contour_distances(
         for q in range(lookup_start[g], lookup_start[g + 1]):
             best = np.inf
             for u in range(run_start[q], run_start[q + 1]):
+                # branch-free form of _segment_distance_sq over a contiguous run (the compiler vectorises it)
                 for s in range(run_lo[u], run_hi[u]):
-                    d = _segment_distance_sq(px, py, ax[s], ay[s], bx[s], by[s])
-                    if d < best:
-                        best = d
+                    wx = px - ax[s]
+                    wy = py - ay[s]
+                    t = min(max((wx * dx[s] + wy * dy[s]) * inv_length_sq[s], 0.0), 1.0)
+                    ex = wx - t * dx[s]
+                    ey = wy - t * dy[s]
+                    best = min(best, ex * ex + ey * ey)
             d = math.sqrt(best)
             if d <= rmax:
                 k = lookup_contours[q]
