@@ -394,30 +394,46 @@ def point_contour_distances(
     and every boundary segment crossing that path is a candidate (it comes within half a diagonal of the centre).
 
     Returns ``(point_index, contour_index, distance, inside, contour_start)`` for every pair with a distance at most
-    ``rmax``, ordered by contour and then by point (the pairs of contour ``k`` are
+    ``rmax``, ordered by contour (the pairs of contour ``k`` are
     ``contour_start[k]:contour_start[k + 1]``); ``inside`` is 1 or 0, or -1 where rounding could decide it (the
     point is on the boundary or nearly, or the path grazes a vertex): those are left to an exact predicate.
     """
     n = x.shape[0]
     # candidates per contour, to lay the output out by contour
     offset = np.zeros(n_contours + 1, dtype=np.int64)
+    # the points near a boundary, taken in the order of their lookup cells (a counting sort) so that the cells'
+    # candidates stay in cache; their coordinates are gathered first, in a loop of independent loads
+    per_cell = np.zeros(lnx * lny + 1, dtype=np.int64)
     for i in range(n):
         g = _lookup_cell(x[i], y[i], lx0, ly0, lsize, lnx, lny)
-        if g >= 0:
+        if g >= 0 and lookup_start[g + 1] > lookup_start[g]:
+            per_cell[g + 1] += 1
             for q in range(lookup_start[g], lookup_start[g + 1]):
                 offset[lookup_contours[q] + 1] += 1
     for k in range(n_contours):
         offset[k + 1] += offset[k]
+    for g in range(lnx * lny):
+        per_cell[g + 1] += per_cell[g]
+    near = np.empty(per_cell[lnx * lny], dtype=np.int64)
+    for i in range(n):
+        g = _lookup_cell(x[i], y[i], lx0, ly0, lsize, lnx, lny)
+        if g >= 0 and lookup_start[g + 1] > lookup_start[g]:
+            near[per_cell[g]] = i
+            per_cell[g] += 1
+    near_x = np.empty(near.shape[0], dtype=np.float64)
+    near_y = np.empty(near.shape[0], dtype=np.float64)
+    for r in range(near.shape[0]):
+        near_x[r] = x[near[r]]
+        near_y[r] = y[near[r]]
     fill = offset[:-1].copy()
     out_point = np.empty(offset[n_contours], dtype=np.int64)
     out_distance = np.empty(offset[n_contours], dtype=np.float64)
     out_inside = np.empty(offset[n_contours], dtype=np.int8)
-    for i in range(n):
-        px = x[i]
-        py = y[i]
+    for r in range(near.shape[0]):
+        i = near[r]
+        px = near_x[r]
+        py = near_y[r]
         g = _lookup_cell(px, py, lx0, ly0, lsize, lnx, lny)
-        if g < 0:
-            continue
         for q in range(lookup_start[g], lookup_start[g + 1]):
             best = np.inf
             for u in range(run_start[q], run_start[q + 1]):
