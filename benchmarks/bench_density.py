@@ -214,7 +214,8 @@ def run_case(n_points: int, n_contours: int, n_sub: int, rounds: int, progress: 
         )
 
     t0 = time.perf_counter()
-    ours_rings(sub)  # compiles (or loads) the numba kernels
+    ours_rings(sub)  # compiles (or loads) the numba kernels of both functions
+    ours_smooth(sub)
     warm = time.perf_counter() - t0
 
     rows = []

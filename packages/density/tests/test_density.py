@@ -275,3 +275,28 @@ def test_errors_belong_to_the_hierarchy():
         assert issubclass(cls, SpatialDataPluginError)
         assert issubclass(cls, ValueError)
     assert issubclass(ElementNotFoundError, KeyError)
+
+
+@pytest.mark.parametrize("categorical", [True, False])
+def test_grouped_counts_equal_a_shapely_brute_force(rng, categorical):
+    """Counts per contour, gene and ring over many partitions (summed in a tree) against shapely point by point;
+    genes outside the list and missing genes count only in "all"."""
+    n = 20_000
+    genes = rng.choice(["A", "B", "C", None], n, p=[0.4, 0.3, 0.2, 0.1])
+    pts = pd.DataFrame({"x": rng.uniform(-100, 100, n), "y": rng.uniform(-100, 100, n), "gene": genes})
+    if categorical:
+        pts["gene"] = pd.Categorical(pts["gene"])
+    contours = [shapely.Point(-30, 0).buffer(35), shapely.box(0, -40, 60, 30).difference(shapely.box(20, -10, 40, 10))]
+    df = ring_density(
+        points=dd.from_pandas(pts, npartitions=23), contours=contours, ring_width=6, n_rings_in=3, n_rings_out=4,
+        genes=["A", "C"], progress=True,
+    )  # fmt: skip
+    edges = np.arange(-3, 5) * 6.0
+    for k, polygon in enumerate(contours):
+        d = shapely.distance(shapely.points(pts["x"], pts["y"]), polygon.boundary)
+        signed = np.where(shapely.contains_xy(polygon, pts["x"], pts["y"]), -d, d)
+        band = np.searchsorted(edges, signed, side="right") - 1  # half-open rings
+        for group, sel in (("all", np.ones(n, bool)), ("A", genes == "A"), ("C", genes == "C")):
+            expected = np.bincount(band[sel & (band >= 0) & (band < 7)], minlength=7)
+            got = df[(df["contour"] == str(k)) & (df["group"] == group)].sort_values("ring")["count"].to_numpy()
+            np.testing.assert_array_equal(got, expected, err_msg=f"contour {k}, group {group}")

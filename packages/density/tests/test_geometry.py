@@ -158,3 +158,93 @@ def test_polygons_are_prepared_once_across_threads():
         for k, inside in enumerate(got):
             np.testing.assert_array_equal(inside, expected[k % 8])
         assert all(shapely.is_prepared(p) for p in polygons)
+
+
+def _star(cx, cy, radii, phase=0.0):
+    t = phase + np.linspace(0, 2 * np.pi, len(radii), endpoint=False)
+    return np.c_[cx + np.cos(t) * radii, cy + np.sin(t) * radii]
+
+
+def _tricky_points(polygons, rng, n_random):
+    """Random points plus points on the boundaries: every vertex, edge midpoints, and points on the lines of edges."""
+    coords = shapely.get_coordinates(shapely.get_rings(shapely.get_parts(np.asarray(polygons, dtype=object))))
+    mids = (coords[:-1] + coords[1:]) / 2
+    beyond = coords[1:] + (coords[1:] - coords[:-1]) * 0.5  # on the line of an edge, past its end
+    box = np.r_[coords.min(axis=0) - 30, coords.max(axis=0) + 30]
+    rand = np.c_[rng.uniform(box[0], box[2], n_random), rng.uniform(box[1], box[3], n_random)]
+    pts = np.r_[coords, mids, beyond, rand]
+    return pts[:, 0].copy(), pts[:, 1].copy()
+
+
+def _assert_like_shapely(polygons, x, y, rmax):
+    ref, ours = _reference(polygons, x, y, rmax), _ours(polygons, x, y, rmax)
+    borderline = {k for k, v in ref.items() if abs(abs(v) - rmax) < 1e-9}
+    assert set(ours) - borderline == set(ref) - borderline
+    for key in set(ref) & set(ours):
+        # the same distance, and exactly shapely's side (a point on the boundary is outside, distance 0)
+        assert ours[key] == pytest.approx(ref[key], abs=1e-9)
+        assert np.signbit(ours[key]) == np.signbit(ref[key]) or ref[key] == 0
+
+
+def test_sides_match_shapely_on_boundaries_holes_and_touching_rings(rng):
+    """The kernel decides a point's side from its cell centre and the crossings of the path to it; points on the
+    boundary, on the lines of edges and at vertices where rings touch are the cases rounding could decide, which
+    must come out as GEOS says."""
+    star = shapely.Polygon(_star(0, 0, 40 + 25 * (np.arange(30) % 2)))
+    holed = shapely.Polygon(_star(150, 0, np.full(40, 60.0)), [_star(150, 0, np.full(12, 25.0))[::-1]])
+    # a hole touching the shell at one vertex (valid for GEOS), and two squares sharing a corner
+    touching = shapely.Polygon(
+        [(-200, 100), (-100, 100), (-100, 200), (-200, 200)], [[(-150, 100), (-170, 150), (-130, 150)]]
+    )
+    corners = shapely.MultiPolygon([shapely.box(100, 100, 150, 150), shapely.box(150, 150, 200, 200)])
+    polygons = [star, holed, touching, corners]
+    assert all(p.is_valid for p in polygons)
+    x, y = _tricky_points(polygons, rng, 30_000)
+    for rmax in (5.0, 35.0):
+        _assert_like_shapely(polygons, x, y, rmax)
+
+
+def test_undecided_sides_are_left_to_geos():
+    """A point on a boundary is undecided for the kernel (the orientation is zero), and gets GEOS's answer."""
+    square = shapely.box(0, 0, 100, 100)
+    index = BoundaryIndex.build([square], 10.0)
+    x = np.array([50.0, 50.0, 50.0, 100.0, 0.0])
+    y = np.array([0.0, 3.0, -3.0, 100.0, 50.0])
+    _, _, distance, side, _ = index.kernel_pairs(x, y)
+    on_boundary = distance == 0
+    assert on_boundary.sum() == 3 and np.all(side[on_boundary] == -1)
+    point, _, signed = index.signed_distances(x, y)
+    got = dict(zip(point.tolist(), signed.tolist(), strict=True))
+    assert got == {0: 0.0, 1: -3.0, 2: 3.0, 3: 0.0, 4: 0.0}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    radii=st.lists(st.floats(5, 60), min_size=3, max_size=40),
+    hole=st.floats(0.0, 0.9),
+    phase=st.floats(0, 6.3),
+    rmax=st.floats(0.5, 80),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_sides_and_distances_property(radii, hole, phase, rmax, seed):
+    """Star-shaped polygons (not convex), with a hole or not, and points on their edges and vertices."""
+    shell = _star(0, 0, np.asarray(radii), phase)
+    polygon = shapely.Polygon(shell)
+    if hole > 0.1:
+        inner = shapely.Point(0, 0).buffer(hole * min(radii) * np.cos(np.pi / len(radii)), quad_segs=4)
+        polygon = polygon.difference(inner)
+    if not polygon.is_valid or polygon.area < 1e-3 or polygon.geom_type != "Polygon":
+        return
+    x, y = _tricky_points([polygon], np.random.default_rng(seed), 300)
+    _assert_like_shapely([polygon], x, y, rmax)
+
+
+def test_kernel_sums_equal_the_dense_product(rng):
+    from spatialdata_plugins.density import _kernels
+
+    values = rng.poisson(5.0, size=(7, 60)).astype(np.float64)
+    weights = rng.uniform(size=(13, 60))
+    for g in range(13):  # zero outside a contiguous run, as a cut kernel is
+        weights[g, : g * 3] = 0.0
+        weights[g, g * 3 + 20 :] = 0.0
+    np.testing.assert_allclose(_kernels.kernel_sums(values, weights), values @ weights.T, rtol=1e-12)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -11,8 +10,10 @@ import dask
 import numpy as np
 import pandas as pd
 import shapely
+from dask.callbacks import Callback
 from shapely.geometry.base import BaseGeometry
 
+from spatialdata_plugins.density import _kernels
 from spatialdata_plugins.density._geometry import BoundaryIndex, ready
 
 
@@ -32,17 +33,18 @@ class CountContext:
         return len(self.index.polygons), len(self.group_names) + 1, len(self.edges) - 1
 
 
-def _group_codes(values: pd.Series, names: list[str]) -> np.ndarray:
-    """Index of each value in ``names`` (-1 for values not listed), without converting every row to a string."""
+def _group_lookup(values: pd.Series, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Raw integer codes of ``values`` and a table from raw code to index in ``names`` (-1: not listed, missing).
+
+    Categorical columns use their own codes (no row is converted); other columns are factorised once.
+    """
     lookup = {name: i for i, name in enumerate(names)}
     if isinstance(values.dtype, pd.CategoricalDtype):
-        table = np.array([lookup.get(str(c), -1) for c in values.cat.categories] + [-1], dtype=np.int64)
-        return table[values.cat.codes.to_numpy()]  # code -1 (missing) picks the trailing -1
-    uniques, inverse = np.unique(values.astype(object).where(values.notna(), None).astype(str), return_inverse=True)
-    table = np.array([lookup.get(u, -1) for u in uniques], dtype=np.int64)
-    codes = table[inverse]
-    codes[values.isna().to_numpy()] = -1
-    return codes
+        table = np.array([lookup.get(str(c), -1) for c in values.cat.categories], dtype=np.int64)
+        return values.cat.codes.to_numpy(), table  # code -1 (missing) is skipped by the kernel
+    raw, uniques = pd.factorize(values.astype(object).where(values.notna(), None), use_na_sentinel=True)
+    table = np.array([lookup.get(str(u), -1) for u in uniques], dtype=np.int64)
+    return raw, table
 
 
 def count_partition(part: pd.DataFrame, ctx: CountContext) -> np.ndarray:
@@ -63,24 +65,22 @@ def count_partition(part: pd.DataFrame, ctx: CountContext) -> np.ndarray:
     numpy.ndarray
         Integer counts of shape ``ctx.shape``.
     """
-    _, n_groups, n_bands = ctx.shape
     counts = np.zeros(ctx.shape, dtype=np.int64)
     if len(part) == 0:
         return counts
     x = part["x"].to_numpy(dtype=np.float64)
     y = part["y"].to_numpy(dtype=np.float64)
-    point, contour, signed = ctx.index.signed_distances(x, y)
-    band = np.searchsorted(ctx.edges, signed, side="right") - 1
-    keep = (band >= 0) & (band < n_bands) & np.isfinite(signed)
-    if ctx.domain is not None and keep.any():
-        keep[keep] = shapely.intersects_xy(ready(ctx.domain), x[point[keep]], y[point[keep]])
-    point, contour, band = point[keep], contour[keep].astype(np.int64), band[keep]
-    flat = counts.reshape(-1)
-    flat += np.bincount((contour * n_groups + (n_groups - 1)) * n_bands + band, minlength=flat.size)
-    if ctx.group_column is not None and len(point):
-        codes = _group_codes(part[ctx.group_column], ctx.group_names)[point]
-        sel = codes >= 0
-        flat += np.bincount((contour[sel] * n_groups + codes[sel]) * n_bands + band[sel], minlength=flat.size)
+    point, _, distance, inside, contour_start = ctx.index.pairs(x, y)
+    band = _kernels.signed_bands(distance, inside, ctx.edges)
+    if ctx.domain is not None:
+        counted = np.flatnonzero(band >= 0)
+        if len(counted):
+            band[counted[~shapely.intersects_xy(ready(ctx.domain), x[point[counted]], y[point[counted]])]] = -1
+    if ctx.group_column is not None:
+        raw_codes, code_table = _group_lookup(part[ctx.group_column], ctx.group_names)
+    else:
+        raw_codes, code_table = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    _kernels.add_counts(counts, contour_start, point, band, raw_codes, code_table)
     return counts
 
 
@@ -93,6 +93,36 @@ def _distributed_client() -> Any:
         return default_client()
     except ValueError:
         return None
+
+
+#: Counts of this many partitions are added up by one task of the reduction tree.
+_FAN_IN = 8
+
+
+def _add_up(*arrays: np.ndarray) -> np.ndarray:
+    total = arrays[0].copy()
+    for a in arrays[1:]:
+        total += a
+    return total
+
+
+def _sum_tree(tasks: list[Any]) -> Any:
+    while len(tasks) > 1:
+        tasks = [dask.delayed(_add_up)(*tasks[i : i + _FAN_IN]) for i in range(0, len(tasks), _FAN_IN)]
+    return tasks[0]
+
+
+class _TaskProgress(Callback):
+    """Advance a tqdm bar when one of the given tasks finishes (dask's local schedulers)."""
+
+    def __init__(self, keys: set[Any], bar: Any) -> None:
+        super().__init__()
+        self._keys = keys
+        self._bar = bar
+
+    def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+        if key in self._keys:
+            self._bar.update(1)
 
 
 def count_frame(frame: Any, ctx: CountContext, *, progress: bool | None = None) -> np.ndarray:
@@ -127,9 +157,9 @@ def count_frame(frame: Any, ctx: CountContext, *, progress: bool | None = None) 
                 total += future.result()
                 bar.update(1)
         else:
-            batch = max(2, 2 * (os.cpu_count() or 1))
-            for start in range(0, len(tasks), batch):
-                for result in dask.compute(*tasks[start : start + batch]):
-                    total += result
-                bar.update(min(batch, len(tasks) - start))
+            # one graph: partitions counted on every worker without pauses between batches, their counts added
+            # up in a tree as they finish (at most a few count arrays are alive at once)
+            finished = {task.key for task in tasks}
+            with _TaskProgress(finished, bar):
+                (total,) = dask.compute(_sum_tree(tasks))
     return total

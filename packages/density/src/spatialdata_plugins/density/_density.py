@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from spatialdata_plugins.density import _kernels
 from spatialdata_plugins.density._counting import CountContext, count_frame
 from spatialdata_plugins.density._errors import DensityArgumentError, DomainError
-from spatialdata_plugins.density._geometry import DEFAULT_QUAD_SEGS, BoundaryIndex, region_areas
+from spatialdata_plugins.density._geometry import DEFAULT_QUAD_SEGS, BoundaryIndex, ready, region_areas
 from spatialdata_plugins.density._inputs import Inputs, resolve_inputs
 
 #: Label of the overall group (every point, whatever its gene) and of the pooled contour rows.
@@ -50,11 +52,17 @@ def _check_domain_overlap(inputs: Inputs, areas: np.ndarray) -> None:
 
 def _counts_and_areas(inputs: Inputs, edges: np.ndarray, quad_segs: int, progress: bool | None):
     rmax = float(np.max(np.abs(edges)))
-    index = BoundaryIndex.build(inputs.contours, rmax)
-    ctx = CountContext(index, edges, inputs.domain, inputs.group_column, inputs.group_names)
-    areas = region_areas(inputs.contours, edges, inputs.domain, quad_segs=quad_segs)
+    for polygon in inputs.contours:
+        ready(polygon)  # prepared here, before another thread can touch them
+    # the band areas (GEOS buffers, which release the GIL) are computed meanwhile the points are counted: the
+    # cores stay busy while either waits for its last task
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        areas_future = pool.submit(region_areas, inputs.contours, edges, inputs.domain, quad_segs=quad_segs)
+        index = BoundaryIndex.build(inputs.contours, rmax)
+        ctx = CountContext(index, edges, inputs.domain, inputs.group_column, inputs.group_names)
+        counts = count_frame(inputs.frame, ctx, progress=progress)
+        areas = areas_future.result()
     _check_domain_overlap(inputs, areas)
-    counts = count_frame(inputs.frame, ctx, progress=progress)
     return counts, areas
 
 
@@ -356,10 +364,12 @@ def smooth_counts(
         ``(weighted_count, weighted_count_variance, effective_area)`` on the output grid.
     """
     weights = _weights(out_grid, edges, bandwidth)  # (G, F)
-    num = counts @ weights.T
-    var = counts @ (weights * weights).T
-    den = d_area @ weights.T
-    return num, var, den
+
+    def smooth(values: np.ndarray, w: np.ndarray) -> np.ndarray:
+        flat = np.ascontiguousarray(values, dtype=np.float64).reshape(-1, values.shape[-1])
+        return _kernels.kernel_sums(flat, w).reshape(*values.shape[:-1], len(out_grid))
+
+    return smooth(counts, weights), smooth(counts, weights * weights), smooth(d_area, weights)
 
 
 def _smooth_frame(inputs, out_grid, edges, counts, d_area, h, min_expected_count, min_effective_area) -> pd.DataFrame:

@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import shapely
-from scipy import ndimage
 from shapely.geometry.base import BaseGeometry
 
 from spatialdata_plugins.density import _kernels
@@ -138,11 +137,14 @@ def ready(geometry: BaseGeometry) -> BaseGeometry:
 
 @dataclass
 class BoundaryIndex:
-    """Everything the distance kernel needs: segments of all contours, per-contour grids, a contour lookup grid."""
+    """Everything the distance kernel needs: segments of all contours, their trees, a contour lookup grid."""
 
     rmax: float
     arrays: dict[str, Any]
     polygons: list[BaseGeometry]
+
+    #: The lookup grid has at most this many cells a side (its cells are at least ``rmax / 8`` wide).
+    LOOKUP_CELLS = 512
 
     @classmethod
     def build(cls, polygons: Sequence[BaseGeometry], rmax: float) -> BoundaryIndex:
@@ -160,73 +162,125 @@ class BoundaryIndex:
         BoundaryIndex
             The index.
         """
+        polygons = [ready(p) for p in polygons]
         parts, part_owner = shapely.get_parts(np.asarray(polygons, dtype=object), return_index=True)
         rings, ring_part = shapely.get_rings(parts, return_index=True)
         ring_owner = part_owner[ring_part]
         coords, coord_ring = shapely.get_coordinates(rings, return_index=True)
-        same_ring = coord_ring[1:] == coord_ring[:-1]
-        seg_a = coords[:-1][same_ring]
-        seg_b = coords[1:][same_ring]
-        seg_owner = ring_owner[coord_ring[:-1][same_ring]]
+        # segments between consecutive vertices of a ring; repeated vertices (zero-length segments) change no distance
+        keep = (coord_ring[1:] == coord_ring[:-1]) & np.any(coords[1:] != coords[:-1], axis=1)
+        seg_a = coords[:-1][keep]
+        seg_b = coords[1:][keep]
+        seg_owner = ring_owner[coord_ring[:-1][keep]]
+        # stable: the segments of a contour stay in ring order, so runs of them are connected pieces of the curve
         order = np.argsort(seg_owner, kind="stable")
         seg_a, seg_b, seg_owner = seg_a[order], seg_b[order], seg_owner[order]
         n = len(polygons)
         seg_start = np.searchsorted(seg_owner, np.arange(n + 1)).astype(np.int64)
-
-        bounds = shapely.bounds(np.asarray(polygons, dtype=object))
-        grown = bounds + np.array([-rmax, -rmax, rmax, rmax])
-        side = np.maximum(grown[:, 2] - grown[:, 0], grown[:, 3] - grown[:, 1])
-        # Cells of about a quarter of the search radius keep the ring search short; at most ~512 cells a side.
-        gsize = np.maximum(np.maximum(rmax / 4.0, side / 512.0), 1e-9 * np.maximum(side, 1.0))
-        gx0 = grown[:, 0] - gsize
-        gy0 = grown[:, 1] - gsize
-        gnx = (np.ceil((grown[:, 2] - gx0) / gsize) + 2).astype(np.int64)
-        gny = (np.ceil((grown[:, 3] - gy0) / gsize) + 2).astype(np.int64)
-        cell_offset = np.concatenate([[0], np.cumsum(gnx * gny)]).astype(np.int64)
         ax, ay = np.ascontiguousarray(seg_a[:, 0]), np.ascontiguousarray(seg_a[:, 1])
         bx, by = np.ascontiguousarray(seg_b[:, 0]), np.ascontiguousarray(seg_b[:, 1])
-        cell_start, cell_segs = _kernels.build_segment_grids(
-            ax, ay, bx, by, seg_start, gx0, gy0, gsize, gnx, gny, cell_offset
-        )
+        n_leaves, node_offset, boxes = _kernels.build_trees(ax, ay, bx, by, seg_start, _kernels.LEAF_SIZE)
 
-        # chessboard distance (in cells) from every cell to the nearest cell holding a segment of the same contour
-        cell_ring = np.empty(cell_offset[-1], dtype=np.int64)
-        occupied = np.diff(cell_start) > 0
-        for k in range(n):
-            sl = slice(cell_offset[k], cell_offset[k + 1])
-            occ = occupied[sl].reshape(gny[k], gnx[k])
-            cell_ring[sl] = ndimage.distance_transform_cdt(~occ, metric="chessboard").ravel() if occ.any() else 1 << 40
-
+        bounds = shapely.bounds(np.asarray(polygons, dtype=object))
+        grown = np.ascontiguousarray(bounds + np.array([-rmax, -rmax, rmax, rmax]))
         lx0, ly0 = grown[:, 0].min(), grown[:, 1].min()
         lside = max(grown[:, 2].max() - lx0, grown[:, 3].max() - ly0)
-        lsize = max(lside / 256.0, 1e-9 * max(lside, 1.0))
+        lsize = max(lside / cls.LOOKUP_CELLS, rmax / 8.0, 1e-9 * max(lside, 1.0))
         lnx = int(np.ceil((grown[:, 2].max() - lx0) / lsize)) + 1
         lny = int(np.ceil((grown[:, 3].max() - ly0) / lsize)) + 1
-        lookup_start, lookup_contours = _kernels.build_lookup(grown, lx0, ly0, lsize, lnx, lny)
+        # half the cell diagonal, with a margin for the rounding of coordinates into cells
+        scale = float(np.max(np.abs(grown)))
+        half_diagonal = lsize * np.sqrt(0.5) * (1 + 1e-9) + 1e-12 * scale
+        start, contours, centre_x, centre_y, centre_d_sq, run_start, run_lo, run_hi = _kernels.build_lookup(
+            grown, lx0, ly0, lsize, lnx, lny, half_diagonal, float(rmax), ax, ay, bx, by, seg_start, n_leaves,
+            node_offset, boxes,
+        )  # fmt: skip
+        # the side of every cell centre, from GEOS (exact); -1 for a centre on the boundary (no side to start from)
+        centre_inside = np.full(len(contours), -1, dtype=np.int8)
+        by_contour = np.argsort(contours, kind="stable")
+        bounds_k = np.searchsorted(contours[by_contour], np.arange(n + 1))
+        for k, polygon in enumerate(polygons):
+            sel = by_contour[bounds_k[k] : bounds_k[k + 1]]
+            inside = shapely.contains_xy(polygon, centre_x[sel], centre_y[sel])
+            on_boundary = shapely.intersects_xy(polygon, centre_x[sel], centre_y[sel]) & ~inside
+            centre_inside[sel] = np.where(on_boundary, -1, inside.astype(np.int8))
+        # cells whose points can be on either side: the boundary comes within half a diagonal of the centre
+        straddles = centre_d_sq <= half_diagonal * half_diagonal * (1 + 1e-9)
         arrays = {
-            "bbox": np.ascontiguousarray(grown),
             "lx0": float(lx0),
             "ly0": float(ly0),
             "lsize": float(lsize),
             "lnx": lnx,
             "lny": lny,
-            "lookup_start": lookup_start,
-            "lookup_contours": lookup_contours,
+            "lookup_start": start,
+            "lookup_contours": contours,
+            "centre_x": centre_x,
+            "centre_y": centre_y,
+            "centre_inside": centre_inside,
+            "straddles": straddles,
+            "run_start": run_start,
+            "run_lo": run_lo,
+            "run_hi": run_hi,
             "ax": ax,
             "ay": ay,
             "bx": bx,
             "by": by,
-            "gx0": gx0,
-            "gy0": gy0,
-            "gsize": gsize,
-            "gnx": gnx,
-            "gny": gny,
-            "cell_offset": cell_offset,
-            "cell_start": cell_start,
-            "cell_segs": cell_segs,
-            "cell_ring": cell_ring,
+            "dx": bx - ax,
+            "dy": by - ay,
+            "inv_length_sq": 1.0 / ((bx - ax) ** 2 + (by - ay) ** 2),  # no zero-length segments are kept
         }
-        return cls(rmax=float(rmax), arrays=arrays, polygons=[ready(p) for p in polygons])
+        return cls(rmax=float(rmax), arrays=arrays, polygons=polygons)
+
+    def pairs(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Distance and side of every point for every contour whose boundary is within ``rmax`` of it.
+
+        Parameters
+        ----------
+        x, y
+            Point coordinates.
+
+        Returns
+        -------
+        tuple of arrays
+            ``(point_index, contour_index, distance, inside, contour_start)``, one entry per (point, contour) pair
+            within ``rmax``, ordered by contour: the pairs of contour ``k`` are
+            ``contour_start[k]:contour_start[k + 1]``. ``inside`` is ``shapely.contains_xy`` of the point (a point
+            on the boundary is not inside); the kernel decides it where rounding cannot matter and GEOS decides the
+            rest.
+        """
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        y = np.ascontiguousarray(y, dtype=np.float64)
+        point, contour, distance, side, contour_start = self.kernel_pairs(x, y)
+        undecided = np.flatnonzero(side < 0)
+        if len(undecided):
+            owner = contour[undecided]
+            for k in np.unique(owner):
+                sel = undecided[owner == k]
+                side[sel] = shapely.contains_xy(ready(self.polygons[k]), x[point[sel]], y[point[sel]])
+        return point, contour, distance, side.view(bool), contour_start
+
+    def kernel_pairs(
+        self, x: np.ndarray, y: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The kernel's answer for :meth:`pairs`: ``inside`` is 1, 0, or -1 where rounding could decide the side.
+
+        Parameters
+        ----------
+        x, y
+            Point coordinates (contiguous float64).
+
+        Returns
+        -------
+        tuple of arrays
+            ``(point_index, contour_index, distance, inside, contour_start)``.
+        """
+        a = self.arrays
+        return _kernels.point_contour_distances(
+            x, y, self.rmax, a["lx0"], a["ly0"], a["lsize"], a["lnx"], a["lny"], a["lookup_start"],
+            a["lookup_contours"], a["centre_x"], a["centre_y"], a["centre_inside"], a["straddles"], a["run_start"],
+            a["run_lo"], a["run_hi"], a["ax"], a["ay"], a["bx"], a["by"], a["dx"], a["dy"], a["inv_length_sq"],
+            len(self.polygons),
+        )  # fmt: skip
 
     def signed_distances(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Signed distance (negative inside) of every point to every contour whose boundary is within ``rmax``.
@@ -234,49 +288,16 @@ class BoundaryIndex:
         Parameters
         ----------
         x, y
-            Point coordinates (float64).
+            Point coordinates.
 
         Returns
         -------
         tuple of arrays
-            ``(point_index, contour_index, signed_distance)``, one entry per (point, contour) pair within ``rmax``.
+            ``(point_index, contour_index, signed_distance)``, one entry per (point, contour) pair within ``rmax``,
+            ordered by contour.
         """
-        a = self.arrays
-        point, contour, dist = _kernels.point_contour_distances(
-            np.ascontiguousarray(x, dtype=np.float64),
-            np.ascontiguousarray(y, dtype=np.float64),
-            self.rmax,
-            a["bbox"],
-            a["lx0"],
-            a["ly0"],
-            a["lsize"],
-            a["lnx"],
-            a["lny"],
-            a["lookup_start"],
-            a["lookup_contours"],
-            a["ax"],
-            a["ay"],
-            a["bx"],
-            a["by"],
-            a["gx0"],
-            a["gy0"],
-            a["gsize"],
-            a["gnx"],
-            a["gny"],
-            a["cell_offset"],
-            a["cell_start"],
-            a["cell_segs"],
-            a["cell_ring"],
-        )
-        order = np.argsort(contour, kind="stable")
-        point, contour, dist = point[order], contour[order], dist[order]
-        bounds = np.searchsorted(contour, np.arange(len(self.polygons) + 1))
-        inside = np.zeros(len(point), dtype=bool)
-        for k, polygon in enumerate(self.polygons):
-            lo, hi = bounds[k], bounds[k + 1]
-            if hi > lo:
-                inside[lo:hi] = shapely.contains_xy(ready(polygon), x[point[lo:hi]], y[point[lo:hi]])
-        return point, contour, np.where(inside, -dist, dist)
+        point, contour, distance, inside, _ = self.pairs(x, y)
+        return point, contour, np.where(inside, -distance, distance)
 
 
 def region_areas(

@@ -329,7 +329,8 @@ def resolve_inputs(
         if group_column is not None and group_column not in frame.columns:
             raise DensityArgumentError(f"the points have no column {group_column!r}; columns: {list(frame.columns)}")
         keep = ["x", "y"] + ([group_column] if group_column else [])
-        frame = frame[keep]
+        if set(frame.columns) != set(keep):  # a projection that drops nothing only slows every partition down
+            frame = frame[keep]
     else:
         if not isinstance(source, gpd.GeoDataFrame):
             raise DensityArgumentError(f"shapes must be a GeoDataFrame (shapes element), got {type(source)}")
