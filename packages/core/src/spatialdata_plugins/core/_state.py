@@ -19,8 +19,8 @@ def plugin_state(sdata: Any, plugin: str) -> dict[str, Any]:
     The dict belongs to the object, not to its contents: it is created empty on first use, the same dict is
     returned for the same object and plugin, and it is dropped when the object is garbage collected. A copy of the
     object (``copy.copy``, ``spatialdata.deepcopy``, a subset, an object read again from its store) and a
-    plugin-aware wrapper made by :meth:`SpatialData.from_spatialdata <spatialdata_plugins.core.SpatialData.from_spatialdata>`
-    start with an empty state. Nothing in it is ever written to a store: keep there what can be recomputed (caches,
+    plugin-aware wrapper made by :meth:`~spatialdata_plugins.core.SpatialData.from_spatialdata` start with an empty
+    state. Nothing in it is ever written to a store: keep there what can be recomputed (caches,
     evaluated results with what they were computed from), and write what must persist through the write hooks.
 
     Elements can be replaced or edited while the state is kept, so a cache must check that what it was computed
