@@ -31,7 +31,9 @@ import argparse
 import ctypes
 import functools
 import gc
+import os
 import statistics
+import sys
 import threading
 import time
 import warnings
@@ -43,6 +45,9 @@ import numpy as np
 import pandas as pd
 import psutil
 import shapely
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import ratio
 
 
 def make_data(n: int, seed: int = 0) -> dict[str, Any]:
@@ -267,8 +272,6 @@ def run(n: int = 1_000_000, repeats: int = 5) -> list[dict[str, Any]]:
 
 def table(rows: list[dict[str, Any]]) -> str:
     """A markdown table of the rows."""
-    from _common import ratio
-
     lines = [
         "| case | n | ours (s, median [min-max]) | baseline | baseline (s, median [min-max]) | ours / baseline "
         "| peak MB ours | peak MB baseline | same result |",
