@@ -15,6 +15,9 @@ ID_COLUMN = "instance_id"
 OBS_COLUMN = "obs_name"
 # the row's position in its table: joining on it (an integer) is faster than on obs_name (a string)
 ROW_COLUMN = "obs_index"
+# DuckDB scans an Arrow table batch by batch, one batch per thread at a time: slices of the size of its own row
+# groups let every thread work (a 1M-row single batch is scanned, and its joins probed, by one thread)
+ROWS_PER_BATCH = 122_880
 
 
 def spatial_extension_path() -> str:
@@ -148,6 +151,15 @@ def _link_arrow(sdata: Any, spec: dict[str, Any], positions: Any, obs_names: Any
     )
 
 
+def _view(con: Any, name: str, table: Any, columns: str = "*") -> None:
+    """Create view ``name`` over an Arrow table, in zero-copy slices DuckDB can scan in parallel."""
+    import pyarrow as pa
+
+    batches = pa.Table.from_batches(table.to_batches(max_chunksize=ROWS_PER_BATCH), schema=table.schema)
+    # a view over the Arrow table itself: DuckDB scans its buffers, nothing is copied into the database
+    con.from_arrow(batches).project(columns).create_view(name, replace=True)
+
+
 def _pandas_arrow(values: Any) -> Any:
     """A pandas Index or Series as an Arrow array (shared where Arrow can share it)."""
     import pandas as pd
@@ -252,15 +264,14 @@ def to_duckdb(
                 columns += " EXCLUDE (geometry), ST_GeomFromWKB(geometry) AS geometry"
             elif spatial and element_type == "points":
                 columns += ", ST_Point(x, y) AS geometry"
-            # a view over the Arrow table itself: DuckDB scans its buffers, nothing is copied into the database
-            con.from_arrow(arrow).project(columns).create_view(name, replace=True)
+            _view(con, name, arrow, columns)
     obs_names = {}
     for name in list(sdata.tables):
         if names is not None and name not in names:
             continue
         arrow = _table_arrow(sdata, name, sdata.tables[name].obs)
         obs_names[name] = arrow.column(OBS_COLUMN)
-        con.from_arrow(arrow).project(_enum_columns(arrow)).create_view(name, replace=True)
+        _view(con, name, arrow, _enum_columns(arrow))
     seen: set[tuple[str, str]] = set()
     for _, spec in list(links(sdata).items()) + legacy_edges(sdata):
         pair = (spec["element"], spec["table"])
@@ -273,5 +284,5 @@ def to_duckdb(
         if names_arrow is None:
             names_arrow = _index_arrow(sdata, pair[1], sdata.tables[pair[1]].obs.index)
         arrow = _link_arrow(sdata, spec, evaluate(sdata, spec), names_arrow)
-        con.from_arrow(arrow).create_view(link_view_name(*pair), replace=True)
+        _view(con, link_view_name(*pair), arrow)
     return con
