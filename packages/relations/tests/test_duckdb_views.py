@@ -153,3 +153,17 @@ def test_matching_integer_keys_is_pandas_merge(seed):
         pd.DataFrame({"k": left, "l": np.arange(len(left))}), pd.DataFrame({"k": right, "r": np.arange(len(right))})
     )
     assert sorted(zip(*got, strict=True)) == sorted(zip(merged["l"], merged["r"], strict=True))
+
+
+def test_a_copy_starts_without_the_evaluations():
+    import copy
+
+    from spatialdata_plugins.relations import get_element_mapping, relations
+
+    sdata = make_sdata(seed=0)
+    annotate_by_table(sdata, "cells", "cell_table", on="cell_id")
+    annotate_by_table(sdata, "nuclei", "cell_table", method="sjoin", via="cells", predicate="within")
+    get_element_mapping(sdata, "nuclei", "cell_table")
+    status = {r.id: r.status for r in relations(sdata)}
+    assert status["nuclei--cell_table"] == "evaluated"
+    assert {r.id: r.status for r in relations(copy.copy(sdata))}["nuclei--cell_table"] == "not evaluated"
