@@ -167,3 +167,20 @@ def test_a_copy_starts_without_the_evaluations():
     status = {r.id: r.status for r in relations(sdata)}
     assert status["nuclei--cell_table"] == "evaluated"
     assert {r.id: r.status for r in relations(copy.copy(sdata))}["nuclei--cell_table"] == "not evaluated"
+
+
+@pytest.mark.parametrize("spatial", [True, False])
+def test_shapes_with_a_categorical_column_and_geometry(spatial):
+    sdata = make_sdata(seed=0)
+    cells = sdata["cells"]
+    cells["kind"] = pd.Categorical(["a", "b'quoted"] * (len(cells) // 2) + ["a"] * (len(cells) % 2))
+    con = to_duckdb(sdata, elements=["cells"], spatial=spatial)
+    area = "ST_Area(geometry)" if spatial else "geometry"
+    got = con.sql(f"select instance_id, kind, {area} from cells order by instance_id").fetchall()
+    expected = cells.sort_index()
+    assert [k for _, k, _ in got] == expected["kind"].astype(str).tolist()
+    if spatial:
+        assert [a for *_, a in got] == pytest.approx(expected.geometry.area.tolist())
+    else:
+        assert [bytes(g) for *_, g in got] == list(shapely.to_wkb(expected.geometry.values))
+    assert [c for c, *_ in con.sql("describe cells").fetchall()] == ["instance_id", "cell_id", "kind", "geometry"]

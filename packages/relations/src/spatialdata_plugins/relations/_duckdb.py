@@ -171,18 +171,18 @@ def _pandas_arrow(values: Any) -> Any:
     return pa.array(array, from_pandas=True)
 
 
-def _enum_columns(table: Any) -> str:
-    """``"* REPLACE (...)"`` casting the Arrow dictionary columns of string values to DuckDB ``ENUM`` (or ``"*"``).
+def _projection(table: Any, replaced: dict[str, str] | None = None) -> str:
+    """The view's select list: ``*``, with ``replaced`` expressions and string dictionary columns as ``ENUM``.
 
-    DuckDB reads a dictionary column as ``VARCHAR``; as an ``ENUM`` it keeps the codes through joins and hands the
-    result back to Arrow (and pandas) as a dictionary (a categorical) instead of one string per row.
+    DuckDB reads an Arrow dictionary column as ``VARCHAR``; as an ``ENUM`` it keeps the codes through joins and hands
+    the result back to Arrow (and pandas) as a dictionary (a categorical) instead of one string per row.
     """
     import pyarrow as pa
 
-    casts = []
+    expressions = dict(replaced or {})
     for field in table.schema:
         column = table.column(field.name)
-        if not pa.types.is_dictionary(field.type) or column.num_chunks != 1:
+        if field.name in expressions or not pa.types.is_dictionary(field.type) or column.num_chunks != 1:
             continue
         if not (pa.types.is_string(field.type.value_type) or pa.types.is_large_string(field.type.value_type)):
             continue
@@ -190,8 +190,10 @@ def _enum_columns(table: Any) -> str:
         if len(values) != len(set(values)) or any(v is None for v in values):
             continue
         members = ", ".join("'" + v.replace("'", "''") + "'" for v in values)
-        casts.append(f"CAST({quote(field.name)} AS ENUM({members})) AS {quote(field.name)}")
-    return f"* REPLACE ({', '.join(casts)})" if casts else "*"
+        expressions[field.name] = f"CAST({quote(field.name)} AS ENUM({members}))"
+    if not expressions:
+        return "*"
+    return "* REPLACE (" + ", ".join(f"{e} AS {quote(n)}" for n, e in expressions.items()) + ")"
 
 
 def to_duckdb(
@@ -259,10 +261,9 @@ def to_duckdb(
             if names is not None and name not in names:
                 continue
             arrow = _element_arrow(sdata, name, element_type, sdata[name], geometry)
-            columns = _enum_columns(arrow)
-            if spatial and element_type == "shapes" and geometry:
-                columns += " EXCLUDE (geometry), ST_GeomFromWKB(geometry) AS geometry"
-            elif spatial and element_type == "points":
+            spatial_shapes = spatial and element_type == "shapes" and geometry
+            columns = _projection(arrow, {"geometry": "ST_GeomFromWKB(geometry)"} if spatial_shapes else None)
+            if spatial and element_type == "points":
                 columns += ", ST_Point(x, y) AS geometry"
             _view(con, name, arrow, columns)
     obs_names = {}
@@ -271,7 +272,7 @@ def to_duckdb(
             continue
         arrow = _table_arrow(sdata, name, sdata.tables[name].obs)
         obs_names[name] = arrow.column(OBS_COLUMN)
-        _view(con, name, arrow, _enum_columns(arrow))
+        _view(con, name, arrow, _projection(arrow))
     seen: set[tuple[str, str]] = set()
     for _, spec in list(links(sdata).items()) + legacy_edges(sdata):
         pair = (spec["element"], spec["table"])
