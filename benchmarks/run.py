@@ -155,15 +155,22 @@ def _relations(quick: bool, plot_dir: str, long: bool) -> dict[str, Any]:
 
 
 def _relations_targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [
-        target(
-            f"relations {r['case']} ({r['n']:,})",
-            f"no slower than {r['baseline']} + 10%, same result",
-            f"{ratio(r['ratio'])} ({r['ours_s']:.2f} s vs {r['theirs_s']:.2f} s; same: {r['same_result']})",
-            r["ratio"] <= 1.10 and r["same_result"],
+    targets = []
+    for r in rows:
+        judged = r.get("target", True)
+        kind = "" if not judged else (" (a later query: views kept)" if r.get("warm") else "")
+        targets.append(
+            target(
+                f"relations {r['case']} ({r['n']:,})",
+                f"no slower than {r['baseline']} + 10%, same result{kind}"
+                if judged
+                else f"reported beside the target: vs {r['baseline']}",
+                f"{ratio(r['ratio'])} ({r['ours_s']:.2f} s vs {r['theirs_s']:.2f} s, medians of 5; "
+                f"peak {r['ours_mb']:.0f} MB vs {r['theirs_mb']:.0f} MB; same: {r['same_result']})",
+                (r["ratio"] <= 1.10 and r["same_result"]) if judged else None,
+            )
         )
-        for r in rows
-    ]
+    return targets
 
 
 def _viewer(quick: bool, plot_dir: str, long: bool) -> dict[str, Any]:

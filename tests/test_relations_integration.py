@@ -204,9 +204,29 @@ def bench():
 
 def test_benchmark_runs_on_tiny_data(bench):
     rows = bench.run(n=2_000, repeats=1)
-    assert [r["case"] for r in rows] == ["sjoin", "sql join", "sql join + geometry"]
+    assert [r["case"] for r in rows] == [
+        "sjoin",
+        "sql join, cold",
+        "sql join, warm",
+        "sql join + geometry, cold",
+        "sql join + geometry, warm",
+    ]
     assert all(r["same_result"] for r in rows)
     assert bench.table(rows).startswith("| case |")
+
+
+def test_benchmark_comparison_sees_a_wrong_answer(bench):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    sdata = bench.build_sdata(bench.make_data(300))
+    ours, theirs = bench.sql_ours(sdata), bench.sql_theirs(sdata)
+    assert bench.same_sql(ours, theirs, sdata)
+    assert not bench.same_sql(ours.slice(1), theirs, sdata)  # a row missing
+    score = ours.schema.get_field_index("score")
+    changed = ours.set_column(score, "score", pc.add(ours.column("score"), pa.scalar(1e-9)))
+    assert not bench.same_sql(changed, theirs, sdata)  # one column off
+    assert not bench.same_sql(ours.drop_columns(["cell_type"]), theirs, sdata)  # a column missing
 
 
 # --- the docs page's example --------------------------------------------------------------------------------------

@@ -173,6 +173,7 @@ from ._registry import (
     list_plugins as list_plugins,
 )
 from ._spatialdata import SpatialData as SpatialData
+from ._state import plugin_state as plugin_state
 from ._synthetic import synthetic_sdata as synthetic_sdata
 from .hookspecs import hookimpl as hookimpl
 

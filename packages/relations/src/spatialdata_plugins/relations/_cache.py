@@ -1,16 +1,19 @@
-"""Evaluated spatial links of each SpatialData object, kept in memory beside it (never in its elements)."""
+"""What the plugin keeps in memory beside each SpatialData object (the core's ``plugin_state``, never written).
+
+Evaluated spatial links (:class:`Evaluated`), evaluated key and legacy links and the Arrow tables behind the DuckDB
+views (see ``_views``), each with what it was computed from.
+"""
 
 from __future__ import annotations
 
 import json
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-_CACHES: weakref.WeakKeyDictionary[Any, dict[str, Evaluated]] = weakref.WeakKeyDictionary()
+PLUGIN = "relations"  # the entry-point name: the plugin's key in the core's per-object state
 
 # the parts of a spatial link's spec its pairs depend on; the table side is composed at query time
 SPEC_FIELDS = ("element", "via", "predicate", "distance", "coordinate_system")
@@ -53,12 +56,19 @@ class Evaluated:
         return self.pairs_loaded
 
 
+def state_of(sdata: Any, part: str) -> dict[Any, Any]:
+    """One part of the plugin's in-memory state of ``sdata`` (created empty on first use)."""
+    from spatialdata_plugins.core import plugin_state
+
+    try:
+        return plugin_state(sdata, PLUGIN).setdefault(part, {})
+    except TypeError:  # not a SpatialData (a duck-typed stand-in): nothing is kept, everything is evaluated again
+        return {}
+
+
 def cache_of(sdata: Any) -> dict[str, Evaluated]:
     """``{link id: Evaluated}`` of ``sdata`` (created empty on first use)."""
-    try:
-        return _CACHES.setdefault(sdata, {})
-    except TypeError:  # not weak-referenceable: no cache, links are evaluated on every use
-        return {}
+    return state_of(sdata, "evaluated")
 
 
 def forget(sdata: Any, link: str) -> None:

@@ -8,12 +8,16 @@ from typing import Any
 import numpy as np
 
 from spatialdata_plugins.relations import _elements as el
+from spatialdata_plugins.relations._cache import state_of
 from spatialdata_plugins.relations._errors import RelationArgumentError, RelationsError
 
 ID_COLUMN = "instance_id"
 OBS_COLUMN = "obs_name"
 # the row's position in its table: joining on it (an integer) is faster than on obs_name (a string)
 ROW_COLUMN = "obs_index"
+# DuckDB scans an Arrow table batch by batch, one batch per thread at a time: slices of the size of its own row
+# groups let every thread work (a 1M-row single batch is scanned, and its joins probed, by one thread)
+ROWS_PER_BATCH = 122_880
 
 
 def spatial_extension_path() -> str:
@@ -48,38 +52,75 @@ def link_view_name(element: str, table: str) -> str:
 
 
 def _element_arrow(sdata: Any, name: str, element_type: str, element: Any, geometry: bool) -> Any:
+    """A shapes or points element as an Arrow table: ``instance_id``, its columns and, for shapes, WKB ``geometry``."""
     import pyarrow as pa
 
     from spatialdata_plugins.relations._graph import instance_column
 
     column = instance_column(sdata, name)
     if element_type == "shapes":
-        frame = element.drop(columns=element.geometry.name)
-        geoms = element.geometry.values
+        frame = element.drop(columns=element.geometry.name)  # no copy: pandas' copy-on-write shares the columns
     else:
-        frame = element.compute()
-        geoms = None
+        frame = _points_frame(sdata, name, element)
     frame = frame.reset_index(drop=column is not None and column in frame.columns)
     if column is None or column not in frame.columns:
         frame = frame.rename(columns={frame.columns[0]: ID_COLUMN})
     frame.attrs = {}  # spatialdata's transformations: not columns, and not JSON for Arrow's schema metadata
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    if geometry and geoms is not None:
-        import shapely
-
-        table = table.append_column("geometry", pa.array(shapely.to_wkb(geoms), type=pa.binary()))
+    if geometry and element_type == "shapes":
+        table = table.append_column("geometry", _wkb(sdata, name, element))
     return table
 
 
-def _frame_arrow(frame: Any) -> Any:
-    """A pandas frame as an Arrow table (Arrow-backed columns are shared, not converted)."""
+def _points_frame(sdata: Any, name: str, element: Any) -> Any:
+    """The computed points, kept while the dask collection is the same (its token names its graph and inputs)."""
+    from dask.base import tokenize
+
+    cache = state_of(sdata, "points")
+    token = tokenize(element)
+    hit = cache.get(name)
+    if hit is not None and hit[0] == token:
+        return hit[1]
+    frame = element.compute()
+    cache[name] = (token, frame)
+    return frame
+
+
+def _wkb(sdata: Any, name: str, element: Any) -> Any:
+    """The shapes' geometries as WKB, encoded once and kept while the element holds the same geometry objects."""
+    import pyarrow as pa
+    import shapely
+
+    cache = state_of(sdata, "wkb")
+    hit = cache.get(name)
+    if hit is not None and hit[0].same_as(element):
+        return hit[1]
+    snapshot = el.Snapshot.take("shapes", element)
+    wkb = pa.array(shapely.to_wkb(element.geometry.values), type=pa.binary())
+    cache[name] = (snapshot, wkb)
+    return wkb
+
+
+def _index_arrow(sdata: Any, table_name: str, index: Any) -> Any:
+    """A table's ``obs_names`` as Arrow: shared with pandas when Arrow-backed, else converted once per index object.
+
+    A pandas ``Index`` is immutable, so the converted strings stay right until ``obs_names`` is given a new index.
+    """
     import pyarrow as pa
 
-    return pa.table({str(c): pa.array(frame[c].array) for c in frame.columns})
+    if index.dtype != object:
+        return pa.array(index.array)
+    cache = state_of(sdata, "obs_names")
+    hit = cache.get(table_name)
+    if hit is not None and hit[0] is index:
+        return hit[1]
+    names = pa.array(index.to_numpy(), from_pandas=True)
+    cache[table_name] = (index, names)
+    return names
 
 
-def _table_arrow(obs: Any) -> Any:
-    """``obs`` as an Arrow table with the ``obs_name`` column first (columns shared with pandas where possible)."""
+def _table_arrow(sdata: Any, name: str, obs: Any) -> Any:
+    """``obs`` as an Arrow table, ``obs_name`` and ``obs_index`` first (columns shared with pandas where Arrow can)."""
     import pyarrow as pa
 
     # a RangeIndex: pyarrow probes every column for ``__arrow_array__``, which pandas answers by looking the name up
@@ -87,9 +128,72 @@ def _table_arrow(obs: Any) -> Any:
     frame = obs.reset_index(drop=True)
     frame.attrs = {}
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    names = pa.array(obs.index.to_numpy() if obs.index.dtype == object else obs.index.array)
-    table = table.add_column(0, OBS_COLUMN, names)
+    table = table.add_column(0, OBS_COLUMN, _index_arrow(sdata, name, obs.index))
     return table.add_column(1, ROW_COLUMN, pa.array(np.arange(len(obs), dtype=np.int64)))
+
+
+def _link_arrow(sdata: Any, spec: dict[str, Any], positions: Any, obs_names: Any) -> Any:
+    """A link as an Arrow table: ``instance_id``, ``obs_name`` (taken from the table's Arrow names), ``obs_index``."""
+    import pyarrow as pa
+
+    from spatialdata_plugins.relations._graph import instance_column
+
+    element_type, element = el.get_element(sdata, spec["element"], "element", ("shapes", "points", "labels"))
+    column = None if spec.get("method") == "legacy" else instance_column(sdata, spec["element"])
+    ids = el.instance_index(element_type, element, column)
+    rows = pa.array(positions.table, type=pa.int64())
+    return pa.table(
+        {
+            ID_COLUMN: _pandas_arrow(ids.take(positions.element)),
+            OBS_COLUMN: obs_names.take(rows),
+            ROW_COLUMN: rows,
+        }
+    )
+
+
+def _view(con: Any, name: str, table: Any, columns: str = "*") -> None:
+    """Create view ``name`` over an Arrow table, in zero-copy slices DuckDB can scan in parallel."""
+    import pyarrow as pa
+
+    batches = pa.Table.from_batches(table.to_batches(max_chunksize=ROWS_PER_BATCH), schema=table.schema)
+    # a view over the Arrow table itself: DuckDB scans its buffers, nothing is copied into the database
+    con.from_arrow(batches).project(columns).create_view(name, replace=True)
+
+
+def _pandas_arrow(values: Any) -> Any:
+    """A pandas Index or Series as an Arrow array (shared where Arrow can share it)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    array = values.array
+    if isinstance(array, pd.arrays.NumpyExtensionArray):
+        return pa.array(values.to_numpy(), from_pandas=True)
+    return pa.array(array, from_pandas=True)
+
+
+def _projection(table: Any, replaced: dict[str, str] | None = None) -> str:
+    """The view's select list: ``*``, with ``replaced`` expressions and string dictionary columns as ``ENUM``.
+
+    DuckDB reads an Arrow dictionary column as ``VARCHAR``; as an ``ENUM`` it keeps the codes through joins and hands
+    the result back to Arrow (and pandas) as a dictionary (a categorical) instead of one string per row.
+    """
+    import pyarrow as pa
+
+    expressions = dict(replaced or {})
+    for field in table.schema:
+        column = table.column(field.name)
+        if field.name in expressions or not pa.types.is_dictionary(field.type) or column.num_chunks != 1:
+            continue
+        if not (pa.types.is_string(field.type.value_type) or pa.types.is_large_string(field.type.value_type)):
+            continue
+        values = column.chunk(0).dictionary.to_pylist()
+        if len(values) != len(set(values)) or any(v is None for v in values):
+            continue
+        members = ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+        expressions[field.name] = f"CAST({quote(field.name)} AS ENUM({members}))"
+    if not expressions:
+        return "*"
+    return "* REPLACE (" + ", ".join(f"{e} AS {quote(n)}" for n, e in expressions.items()) + ")"
 
 
 def to_duckdb(
@@ -139,10 +243,9 @@ def to_duckdb(
     >>> con.sql("select kind, count(*) from nuclei__table join table using (obs_name) group by 1")  # doctest: +SKIP
     """
     import duckdb
-    import pyarrow as pa
 
     from spatialdata_plugins.relations._graph import links
-    from spatialdata_plugins.relations._mapping import evaluate, legacy_edges, mapping_frame
+    from spatialdata_plugins.relations._mapping import evaluate, legacy_edges
 
     if con is None:
         con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
@@ -158,17 +261,18 @@ def to_duckdb(
             if names is not None and name not in names:
                 continue
             arrow = _element_arrow(sdata, name, element_type, sdata[name], geometry)
-            columns = "*"
-            if spatial and element_type == "shapes" and geometry:
-                columns = "* EXCLUDE (geometry), ST_GeomFromWKB(geometry) AS geometry"
-            elif spatial and element_type == "points":
-                columns = "*, ST_Point(x, y) AS geometry"
-            # a view over the Arrow table itself: DuckDB scans its buffers, nothing is copied into the database
-            con.from_arrow(arrow).project(columns).create_view(name, replace=True)
+            spatial_shapes = spatial and element_type == "shapes" and geometry
+            columns = _projection(arrow, {"geometry": "ST_GeomFromWKB(geometry)"} if spatial_shapes else None)
+            if spatial and element_type == "points":
+                columns += ", ST_Point(x, y) AS geometry"
+            _view(con, name, arrow, columns)
+    obs_names = {}
     for name in list(sdata.tables):
         if names is not None and name not in names:
             continue
-        con.from_arrow(_table_arrow(sdata.tables[name].obs)).create_view(name, replace=True)
+        arrow = _table_arrow(sdata, name, sdata.tables[name].obs)
+        obs_names[name] = arrow.column(OBS_COLUMN)
+        _view(con, name, arrow, _projection(arrow))
     seen: set[tuple[str, str]] = set()
     for _, spec in list(links(sdata).items()) + legacy_edges(sdata):
         pair = (spec["element"], spec["table"])
@@ -177,8 +281,9 @@ def to_duckdb(
         seen.add(pair)
         if not el.has_name(sdata, pair[0]) or pair[1] not in sdata.tables:
             continue
-        positions = evaluate(sdata, spec)
-        frame = mapping_frame(sdata, spec, positions, "inner", True, sort=False)
-        arrow = _frame_arrow(frame).append_column(ROW_COLUMN, pa.array(positions.table, type=pa.int64()))
-        con.from_arrow(arrow).create_view(link_view_name(*pair), replace=True)
+        names_arrow = obs_names.get(pair[1])
+        if names_arrow is None:
+            names_arrow = _index_arrow(sdata, pair[1], sdata.tables[pair[1]].obs.index)
+        arrow = _link_arrow(sdata, spec, evaluate(sdata, spec), names_arrow)
+        _view(con, link_view_name(*pair), arrow)
     return con

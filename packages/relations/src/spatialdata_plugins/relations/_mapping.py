@@ -56,6 +56,9 @@ class Positions:
 
 def match_positions(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Positions of equal values, as ``pandas.merge(how="inner")`` pairs them (nulls match nulls, like pandas)."""
+    dense = _match_dense_integers(left, right)
+    if dense is not None:
+        return dense
     right_index = pd.Index(right)
     if right_index.is_unique:
         found = right_index.get_indexer(left)
@@ -69,6 +72,30 @@ def match_positions(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np
         sort=False,
     )
     return merged["lpos"].to_numpy(np.int64), merged["rpos"].to_numpy(np.int64)
+
+
+def _match_dense_integers(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`match_positions` for unique integer ``right`` keys spanning a range not much longer than their count.
+
+    Instance ids usually are such keys (``0..n-1``, label values): a lookup table indexed by the key replaces the hash
+    table, with the same pairs in the same order. ``None`` when the keys are not such (the general path answers).
+    """
+    if len(right) == 0 or left.dtype.kind not in "iu" or right.dtype.kind not in "iu":
+        return None
+    if np.dtype(np.uint64) in (left.dtype, right.dtype):  # may not fit in int64
+        return None
+    low, high = int(right.min()), int(right.max())
+    span = high - low + 1
+    if span > 4 * len(right) + 1024:
+        return None
+    lookup = np.full(span, -1, dtype=np.int64)
+    lookup[right.astype(np.int64) - low] = np.arange(len(right), dtype=np.int64)
+    if np.count_nonzero(lookup >= 0) != len(right):  # duplicate keys: every match is a pair, the general path
+        return None
+    inside = np.flatnonzero((left >= low) & (left <= high))
+    found = lookup[left[inside].astype(np.int64) - low]
+    hit = found >= 0
+    return inside[hit].astype(np.int64), found[hit]
 
 
 def duplicates(values: np.ndarray) -> list[Any]:
