@@ -1,0 +1,174 @@
+"""The two directories of a points index (format version 3): how they are encoded and decoded.
+
+Cell directory
+    Per level, the cells are grouped into *blocks* of ``2**block_bits`` consecutive Morton codes (64 cells: 8 x 8 in
+    2D, 4 x 4 x 4 in 3D; fewer blocks on deep levels, at most ``2**20`` per level). A dense table
+    (``directory/blocks``, uint64 pairs ``(first row, byte offset of the block's record)``, one pair per block of
+    every level and one closing pair per level) locates every block without any other metadata: the blocks of a box
+    are a few ranges of that table, read as exact byte ranges. A block's *record* (``directory/blob``) holds its
+    non-empty cells, ``[code offsets within the block (delta-coded)..., row counts...]`` compressed with
+    blosc/zstd; an empty block has an empty record.
+
+Gene directory
+    Rows are stored ordered by (level, cell, gene, rank), so one gene is one contiguous run of rows per cell. For
+    every (gene, level) a record holds that gene's runs in Morton order, ``[cell code deltas..., row start
+    deltas..., row counts...]`` compressed with blosc/zstd, gene-major in ``directory/genes/blob``; the table
+    ``directory/genes/table`` (uint64 byte offsets, index ``gene * n_levels + level``) locates them. One gene's
+    runs of all levels are one contiguous byte range.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from spatialdata_plugins.points_index._errors import CorruptIndexError
+
+BLOCK_BITS = 6
+"""Morton-code bits of a block of the cell directory (64 cells)."""
+
+MAX_BLOCK_TABLE_BITS = 20
+"""At most ``2**20`` blocks per level: deeper (sparse) levels get larger blocks."""
+
+BLOB_CHUNK = 1 << 22
+"""Bytes per zarr chunk of the directory blobs."""
+
+TABLE_CHUNK = 1 << 17
+"""Entries (uint64) per zarr chunk of the directory tables."""
+
+
+def codec() -> Any:
+    """The codec of the directory records: blosc, zstd level 1, byte shuffle."""
+    import numcodecs
+
+    return numcodecs.Blosc(cname="zstd", clevel=1, shuffle=numcodecs.Blosc.SHUFFLE, blocksize=0)
+
+
+def block_bits(level: int, dim: int) -> int:
+    """Morton-code bits of a cell-directory block of ``level``."""
+    total = dim * level
+    return max(min(BLOCK_BITS, total), total - MAX_BLOCK_TABLE_BITS)
+
+
+def encode_cell_directory(
+    codes: np.ndarray, counts: np.ndarray, row_start: int, level: int, dim: int
+) -> tuple[np.ndarray, list[bytes], str]:
+    """Encode the cell directory of one level.
+
+    Parameters
+    ----------
+    codes, counts
+        The level's non-empty cells (sorted Morton codes) and their row counts.
+    row_start
+        The level's first row.
+    level, dim
+        The level and the number of axes.
+
+    Returns
+    -------
+    tuple
+        ``(rows, records, dtype)``: the first row of every block plus a closing value (``n_blocks + 1``), the
+        encoded record of every block (``b""`` for an empty block) and the dtype of the record's values.
+    """
+    bits = block_bits(level, dim)
+    n_blocks = 1 << (dim * level - bits)
+    dtype = "<u4" if bits <= 32 and int(np.max(counts, initial=0)) < (1 << 32) else "<u8"
+    blocks = (codes >> np.uint64(bits)).astype(np.int64)
+    bounds = np.searchsorted(blocks, np.arange(n_blocks + 1))
+    csum = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
+    rows = row_start + csum[bounds]
+    offsets = codes & np.uint64((1 << bits) - 1)
+    deltas = offsets.copy()
+    if len(deltas):
+        deltas[1:] -= offsets[:-1]
+    c = codec()
+    records = [b""] * n_blocks
+    for b in np.flatnonzero(np.diff(bounds)).tolist():
+        s, e = bounds[b], bounds[b + 1]
+        d = deltas[s:e].copy()
+        d[0] = offsets[s]
+        records[b] = c.encode(np.concatenate([d, counts[s:e].astype(np.uint64)]).astype(dtype))
+    return rows.astype(np.uint64), records, dtype
+
+
+def decode_cell_record(
+    data: bytes, level: int, dim: int, block: int, row: int, next_row: int, dtype: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decode one block record: the cells' Morton codes, first rows and row counts.
+
+    The counts must add up to the rows between the block's first row and the next block's (``next_row``).
+    """
+    if not data:
+        if next_row != row:
+            raise CorruptIndexError(f"the directory record of block {block} of level {level} is missing")
+        z = np.zeros(0, np.int64)
+        return z.astype(np.uint64), z, z
+    try:
+        rec = np.frombuffer(codec().decode(data), dtype=dtype)
+    except (RuntimeError, ValueError, TypeError) as exc:
+        raise CorruptIndexError(f"the directory record of block {block} of level {level} is damaged ({exc})") from exc
+    half = len(rec) // 2
+    bits = block_bits(level, dim)
+    offsets = np.cumsum(rec[:half], dtype=np.uint64)
+    counts = rec[half:].astype(np.int64)
+    if (
+        len(rec) % 2
+        or int(counts.sum()) != next_row - row
+        or (half and int(offsets[-1]) >= 1 << bits)
+        or np.any(counts <= 0)
+        or np.any(rec[1:half] == 0)
+    ):
+        raise CorruptIndexError(f"the directory record of block {block} of level {level} is inconsistent")
+    codes = (np.uint64(block) << np.uint64(bits)) + offsets
+    starts = row + np.cumsum(counts) - counts
+    return codes, starts, counts
+
+
+def encode_gene_records(
+    codes: np.ndarray, starts: np.ndarray, counts: np.ndarray
+) -> bytes:
+    """Encode the runs of one (gene, level): cell codes, first rows and counts, all sorted by code."""
+    if len(codes) == 0:
+        return b""
+    dc = codes.astype(np.uint64).copy()
+    dc[1:] -= codes[:-1].astype(np.uint64)
+    ds = starts.astype(np.uint64).copy()
+    ds[1:] -= starts[:-1].astype(np.uint64)
+    return codec().encode(np.concatenate([dc, ds, counts.astype(np.uint64)]))
+
+
+def decode_gene_record(
+    data: bytes, gene: int, level: int, rows: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decode the runs of one (gene, level): cell codes, first rows and counts; checked against the level's rows."""
+    if not data:
+        z = np.zeros(0, np.int64)
+        return z.astype(np.uint64), z, z
+    try:
+        rec = np.frombuffer(codec().decode(data), dtype="<u8")
+    except (RuntimeError, ValueError, TypeError) as exc:
+        raise CorruptIndexError(f"the gene directory of gene {gene}, level {level} is damaged ({exc})") from exc
+    n = len(rec) // 3
+    codes = np.cumsum(rec[:n], dtype=np.uint64)
+    starts = np.cumsum(rec[n : 2 * n], dtype=np.uint64).astype(np.int64)
+    counts = rec[2 * n :].astype(np.int64)
+    if (
+        len(rec) % 3
+        or np.any(counts <= 0)
+        or (n and (int(starts[0]) < rows[0] or int(starts[-1] + counts[-1]) > rows[1]))
+        or np.any(starts[1:] < starts[:-1] + counts[:-1])
+    ):
+        raise CorruptIndexError(f"the gene directory of gene {gene}, level {level} is inconsistent")
+    return codes, starts, counts
+
+
+def range_requests(array_key: str, chunk_bytes: int, start: int, stop: int) -> list[tuple[str, int, int]]:
+    """Requests for bytes ``[start, stop)`` of an uncompressed 1-D zarr array, split at its chunks."""
+    requests = []
+    while start < stop:
+        k = start // chunk_bytes
+        end = min(stop, (k + 1) * chunk_bytes)
+        requests.append((f"{array_key}/c/{k}", start - k * chunk_bytes, end - k * chunk_bytes))
+        start = end
+    return requests
