@@ -43,7 +43,6 @@ from zarr.codecs import BloscCodec
 from spatialdata_plugins.points_index._directory import (
     BLOB_CHUNK,
     TABLE_CHUNK,
-    block_bits,
     encode_cell_directory,
     encode_gene_records,
 )
@@ -770,6 +769,7 @@ def _categories_array(group: zarr.Group, name: str, categories: list[Any]) -> No
         )
     if len(values):
         arr[:] = values
+    return int(arr.chunks[0])
 
 
 def _append_sorted(writers: dict[str, _ColumnWriter], specs: list[dict[str, Any]], table: pa.Table, order: Any) -> None:
@@ -905,12 +905,18 @@ def _write_version(
     return {"levels": levels_meta, "columns": specs, "directory": directory}
 
 
-def _table_array(group: zarr.Group, name: str, values: np.ndarray) -> None:
+def _even_chunk(n: int, largest: int) -> int:
+    """A chunk size of at most ``largest`` that splits ``n`` items evenly (zarr stores the last chunk in full)."""
+    k = max(-(-n // largest), 1)
+    return max(-(-n // k), 1)
+
+
+def _table_array(group: zarr.Group, name: str, values: np.ndarray) -> int:
     """An uncompressed uint64 table, so that a range of entries is an exact byte range."""
     arr = group.create_array(
         name,
         shape=(len(values),),
-        chunks=(max(min(TABLE_CHUNK, len(values)), 1),),
+        chunks=(_even_chunk(len(values), TABLE_CHUNK),),
         dtype="uint64",
         compressors=None,
         fill_value=0,
@@ -918,6 +924,7 @@ def _table_array(group: zarr.Group, name: str, values: np.ndarray) -> None:
     )
     if len(values):
         arr[:] = values
+    return int(arr.chunks[0])
 
 
 def _blob_array(group: zarr.Group, name: str, records: list[bytes]) -> int:
@@ -926,7 +933,7 @@ def _blob_array(group: zarr.Group, name: str, records: list[bytes]) -> int:
     arr = group.create_array(
         name,
         shape=(len(blob),),
-        chunks=(max(min(DIR_BLOB_CHUNK, len(blob)), 1),),
+        chunks=(_even_chunk(len(blob), DIR_BLOB_CHUNK),),
         dtype="uint8",
         compressors=None,
         fill_value=0,
@@ -947,7 +954,7 @@ def _write_cell_directory(
     first_block, offset = 0, 0
     for lv in sorted(dirs):
         d = dirs[lv]
-        rows, recs, dtype = encode_cell_directory(d["codes"], d["counts"], int(d["row_start"]), lv, dim)
+        bits, rows, recs, dtype = encode_cell_directory(d["codes"], d["counts"], int(d["row_start"]), lv, dim)
         sizes = np.asarray([len(r) for r in recs], dtype=np.int64)
         offsets = offset + np.concatenate([[0], np.cumsum(sizes)])
         tables.append(np.stack([rows, offsets.astype(np.uint64)], axis=1).ravel())
@@ -959,19 +966,19 @@ def _write_cell_directory(
                 "rows": [int(d["row_start"]), int(d["row_start"] + d["counts"].sum())],
                 "entries": len(d["codes"]),
                 "max_count": int(d["counts"].max(initial=0)),
-                "block_bits": block_bits(lv, dim),
+                "block_bits": bits,
                 "first_block": first_block,
                 "record_dtype": dtype,
             }
         )
         first_block += len(rows)  # the level's blocks and its closing entry
-    _table_array(dgroup, "blocks", np.concatenate(tables) if tables else np.zeros(0, np.uint64))
+    table_chunk = _table_array(dgroup, "blocks", np.concatenate(tables) if tables else np.zeros(0, np.uint64))
     chunk = _blob_array(dgroup, "blob", records)
     return levels_meta, {
         "encoding": "blocks",
         "blocks": "directory/blocks",
         "blob": "directory/blob",
-        "table_chunk": TABLE_CHUNK,
+        "table_chunk": table_chunk,
         "blob_chunk": chunk,
     }
 
@@ -1009,12 +1016,12 @@ def _write_gene_directory(
         records.append(encode_gene_records(codes_all[entry[idx].astype(np.int64)], start[idx], count[idx]))
     sizes = np.asarray([len(r) for r in records], dtype=np.int64)
     gg = dgroup.create_group("genes")
-    _table_array(gg, "table", np.concatenate([[0], np.cumsum(sizes)]).astype(np.uint64))
+    table_chunk = _table_array(gg, "table", np.concatenate([[0], np.cumsum(sizes)]).astype(np.uint64))
     chunk = _blob_array(gg, "blob", records)
     return {
         "table": "directory/genes/table",
         "blob": "directory/genes/blob",
-        "table_chunk": TABLE_CHUNK,
+        "table_chunk": table_chunk,
         "blob_chunk": chunk,
         "n_genes": int(n_genes),
     }

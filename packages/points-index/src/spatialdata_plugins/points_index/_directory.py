@@ -19,6 +19,7 @@ Gene directory
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -45,10 +46,22 @@ def codec() -> Any:
     return numcodecs.Blosc(cname="zstd", clevel=1, shuffle=numcodecs.Blosc.SHUFFLE, blocksize=0)
 
 
-def block_bits(level: int, dim: int) -> int:
-    """Morton-code bits of a cell-directory block of ``level``."""
+CELLS_PER_BLOCK = 16
+"""Sparse levels get blocks large enough to hold about this many non-empty cells on average."""
+
+
+def block_bits(level: int, dim: int, entries: int | None = None) -> int:
+    """Morton-code bits of a cell-directory block of ``level`` with ``entries`` non-empty cells.
+
+    64 cells per block on dense levels; on sparse levels (clustered points) larger blocks, so that the table (16
+    bytes per block) stays small next to the records; at most ``2**20`` blocks per level.
+    """
     total = dim * level
-    return max(min(BLOCK_BITS, total), total - MAX_BLOCK_TABLE_BITS)
+    bits = max(min(BLOCK_BITS, total), total - MAX_BLOCK_TABLE_BITS)
+    if entries:
+        sparse = math.ceil(math.log2(max(CELLS_PER_BLOCK * (1 << total) / entries, 1.0)))
+        bits = max(bits, min(sparse, total))
+    return bits
 
 
 def encode_cell_directory(
@@ -68,10 +81,10 @@ def encode_cell_directory(
     Returns
     -------
     tuple
-        ``(rows, records, dtype)``: the first row of every block plus a closing value (``n_blocks + 1``), the
+        ``(bits, rows, records, dtype)``: the block bits, the first row of every block plus a closing value (``n_blocks + 1``), the
         encoded record of every block (``b""`` for an empty block) and the dtype of the record's values.
     """
-    bits = block_bits(level, dim)
+    bits = block_bits(level, dim, len(codes))
     n_blocks = 1 << (dim * level - bits)
     dtype = "<u4" if bits <= 32 and int(np.max(counts, initial=0)) < (1 << 32) else "<u8"
     blocks = (codes >> np.uint64(bits)).astype(np.int64)
@@ -89,11 +102,11 @@ def encode_cell_directory(
         d = deltas[s:e].copy()
         d[0] = offsets[s]
         records[b] = c.encode(np.concatenate([d, counts[s:e].astype(np.uint64)]).astype(dtype))
-    return rows.astype(np.uint64), records, dtype
+    return bits, rows.astype(np.uint64), records, dtype
 
 
 def decode_cell_record(
-    data: bytes, level: int, dim: int, block: int, row: int, next_row: int, dtype: str
+    data: bytes, level: int, bits: int, block: int, row: int, next_row: int, dtype: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Decode one block record: the cells' Morton codes, first rows and row counts.
 
@@ -109,7 +122,6 @@ def decode_cell_record(
     except (RuntimeError, ValueError, TypeError) as exc:
         raise CorruptIndexError(f"the directory record of block {block} of level {level} is damaged ({exc})") from exc
     half = len(rec) // 2
-    bits = block_bits(level, dim)
     offsets = np.cumsum(rec[:half], dtype=np.uint64)
     counts = rec[half:].astype(np.int64)
     if (
@@ -125,37 +137,59 @@ def decode_cell_record(
     return codes, starts, counts
 
 
-def encode_gene_records(
-    codes: np.ndarray, starts: np.ndarray, counts: np.ndarray
-) -> bytes:
-    """Encode the runs of one (gene, level): cell codes, first rows and counts, all sorted by code."""
+def _width(values: np.ndarray) -> int:
+    m = int(values.max(initial=0))
+    return next(w for w in (1, 2, 4, 8) if m < 1 << (8 * w))
+
+
+def encode_gene_records(codes: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> bytes:
+    """Encode the runs of one (gene, level): cell codes, first rows and counts, all sorted by code.
+
+    Three delta-coded columns (codes, first rows; counts as they are), each in the narrowest unsigned width that
+    holds it (a 3-byte header gives the widths), compressed with zstd.
+    """
+    import numcodecs
+
     if len(codes) == 0:
         return b""
-    dc = codes.astype(np.uint64).copy()
-    dc[1:] -= codes[:-1].astype(np.uint64)
-    ds = starts.astype(np.uint64).copy()
-    ds[1:] -= starts[:-1].astype(np.uint64)
-    return codec().encode(np.concatenate([dc, ds, counts.astype(np.uint64)]))
+    cols = []
+    for values in (codes.astype(np.uint64), starts.astype(np.uint64)):
+        d = values.copy()
+        d[1:] -= values[:-1]
+        cols.append(d)
+    cols.append(counts.astype(np.uint64))
+    widths = [_width(c) for c in cols]
+    body = b"".join(c.astype(f"<u{w}").tobytes() for c, w in zip(cols, widths, strict=True))
+    return numcodecs.Zstd(level=3).encode(bytes(widths) + body)
 
 
 def decode_gene_record(
     data: bytes, gene: int, level: int, rows: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Decode the runs of one (gene, level): cell codes, first rows and counts; checked against the level's rows."""
+    import numcodecs
+
     if not data:
         z = np.zeros(0, np.int64)
         return z.astype(np.uint64), z, z
+    bad = CorruptIndexError(f"the gene directory of gene {gene}, level {level} is damaged")
     try:
-        rec = np.frombuffer(codec().decode(data), dtype="<u8")
+        raw = bytes(numcodecs.Zstd().decode(data))
     except (RuntimeError, ValueError, TypeError) as exc:
-        raise CorruptIndexError(f"the gene directory of gene {gene}, level {level} is damaged ({exc})") from exc
-    n = len(rec) // 3
-    codes = np.cumsum(rec[:n], dtype=np.uint64)
-    starts = np.cumsum(rec[n : 2 * n], dtype=np.uint64).astype(np.int64)
-    counts = rec[2 * n :].astype(np.int64)
+        raise bad from exc
+    widths = list(raw[:3])
+    if len(raw) < 3 or any(w not in (1, 2, 4, 8) for w in widths) or (len(raw) - 3) % sum(widths):
+        raise bad
+    n = (len(raw) - 3) // sum(widths)
+    cols, at = [], 3
+    for w in widths:
+        cols.append(np.frombuffer(raw, dtype=f"<u{w}", count=n, offset=at).astype(np.uint64))
+        at += n * w
+    codes = np.cumsum(cols[0], dtype=np.uint64)
+    starts = np.cumsum(cols[1], dtype=np.uint64).astype(np.int64)
+    counts = cols[2].astype(np.int64)
     if (
-        len(rec) % 3
-        or np.any(counts <= 0)
+        np.any(counts <= 0)
         or (n and (int(starts[0]) < rows[0] or int(starts[-1] + counts[-1]) > rows[1]))
         or np.any(starts[1:] < starts[:-1] + counts[:-1])
     ):

@@ -527,7 +527,7 @@ class PointsIndex:
             for i, b in enumerate(range(s, e)):
                 piece = data[offs[i] - offs[0] : offs[i + 1] - offs[0]]
                 self._block_cache[(lv, b)] = decode_cell_record(
-                    piece, lv, self.dim, b, int(rows[i]), int(rows[i + 1]), dtype
+                    piece, lv, int(self.levels[lv]["block_bits"]), b, int(rows[i]), int(rows[i + 1]), dtype
                 )
 
     def _cells_in(self, level: int, ranges: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
