@@ -22,9 +22,7 @@ def standalone_index(points_df, tmp_path_factory):
     from spatialdata_plugins.points_index import build_points_index
 
     path = tmp_path_factory.mktemp("idx") / "standalone.zarr"
-    return build_points_index(
-        points_df, target=str(path), feature_key="gene", progress=False, points_per_chunk=32
-    )
+    return build_points_index(points_df, target=str(path), feature_key="gene", progress=False, points_per_chunk=32)
 
 
 @pytest.fixture

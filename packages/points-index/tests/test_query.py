@@ -214,5 +214,3 @@ def test_gene_directory_answers_and_reads(tmp_path, points_df):
     assert sorted(got.index) == sorted(brute(points_df, None, ["gene_01"]))
     assert not any(f"/columns/{gene_array}/" in k for k in keys), keys
     assert any("/directory/genes/" in k for k in keys)
-
-

@@ -853,8 +853,13 @@ def _write_buckets(
             in_flight = pool.submit(_append_sorted, writers, specs, table, order)
             # the (cell, gene) runs of the bucket, compactly, for the gene directory (starts follow from the counts)
             if collect_runs:
-                runs.append((entry.astype(np.uint32 if len(all_counts) < 1 << 32 else np.int64),
-                             gene.astype(np.int32), run_len.astype(np.uint32 if n_bucket < 1 << 32 else np.int64)))
+                runs.append(
+                    (
+                        entry.astype(np.uint32 if len(all_counts) < 1 << 32 else np.int64),
+                        gene.astype(np.int32),
+                        run_len.astype(np.uint32 if n_bucket < 1 << 32 else np.int64),
+                    )
+                )
             row += n_bucket
         if in_flight is not None:
             in_flight.result()

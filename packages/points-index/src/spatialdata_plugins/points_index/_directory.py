@@ -81,8 +81,9 @@ def encode_cell_directory(
     Returns
     -------
     tuple
-        ``(bits, rows, records, dtype)``: the block bits, the first row of every block plus a closing value (``n_blocks + 1``), the
-        encoded record of every block (``b""`` for an empty block) and the dtype of the record's values.
+        ``(bits, rows, records, dtype)``: the block bits, the first row of every block plus a closing value
+        (``n_blocks + 1``), the encoded record of every block (``b""`` for an empty block) and the dtype of the
+        record's values.
     """
     bits = block_bits(level, dim, len(codes))
     n_blocks = 1 << (dim * level - bits)

@@ -601,7 +601,6 @@ class PointsIndex:
         order = np.argsort(s, kind="stable")
         return s[order], e[order], g[order]
 
-
     # ------------------------------------------------------------------ raw reads
 
     def _column_key(self, spec: dict[str, Any]) -> str:
