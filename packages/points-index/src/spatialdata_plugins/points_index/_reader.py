@@ -25,9 +25,11 @@ from spatialdata_plugins.points_index._errors import (
     InvalidArgumentError,
     UnknownGeneError,
 )
-from spatialdata_plugins.points_index._morton import box_code_ranges, coarsen_ranges
+from spatialdata_plugins.points_index._morton import box_code_ranges, coarsen_ranges, morton, unmorton
 
 MAX_CONCURRENCY = 32
+BLOCK_CACHE = 1 << 16
+"""Decoded cell-directory blocks kept by an opened index (a viewer serving many tiles reuses them)."""
 COALESCE_BYTES = 0
 """Default: byte ranges of a column separated by at most this many bytes are read as one request."""
 MAX_REQUESTS: int | str | None = "auto"
@@ -463,6 +465,197 @@ class PointsIndex:
                 raise CorruptIndexError(f"the index array {key!r} is missing") from exc
         return self._arrays[key]
 
+    # ------------------------------------------------------------------ grid and rows (for viewers)
+
+    @property
+    def bounds(self) -> tuple[list[float], list[float]]:
+        """The cube the grid of every level divides: ``(lower corner, upper corner)``, one value per axis.
+
+        Level ``l`` divides it into ``2**l`` cells per axis; cells are half-open, ``[lo, hi)``.
+        """
+        side = (1 << self.finest) / self.scale
+        return list(self.lo), [v + side for v in self.lo]
+
+    @property
+    def points_per_chunk(self) -> int:
+        """The build's ``points_per_chunk``: the most points a cell receives on the levels that sample."""
+        return int(self.meta.get("points_per_chunk") or 64)
+
+    @property
+    def seed(self) -> int:
+        """The seed of the build's sampling."""
+        return int(self.meta.get("seed") or 0)
+
+    def grid_shape(self, level: int) -> tuple[int, ...]:
+        """Number of cells per axis of ``level`` (``2**level`` on every axis).
+
+        Parameters
+        ----------
+        level
+            A level of the index, 0 (coarsest) to ``n_levels - 1``.
+
+        Returns
+        -------
+        tuple of int
+            The grid shape, one entry per axis (in the order of :attr:`axes`).
+        """
+        self._levels(int(level), None)
+        return (1 << int(level),) * self.dim
+
+    def cell_size(self, level: int) -> float:
+        """Side of a cell of ``level`` in the points' coordinates (the same on every axis)."""
+        self._levels(int(level), None)
+        return (1 << (self.finest - int(level))) / self.scale
+
+    def level_summary(self) -> pd.DataFrame:
+        """One row per level: its number of points, of non-empty cells and the most points in one cell.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``level``, ``rows``, ``cells``, ``max_count`` (from the index metadata; reads nothing).
+        """
+        return pd.DataFrame(
+            {
+                "level": [int(lv["level"]) for lv in self.levels],
+                "rows": self.level_rows(),
+                "cells": [int(lv["entries"]) for lv in self.levels],
+                "max_count": [int(lv.get("max_count", 0)) for lv in self.levels],
+            }
+        )
+
+    def cells(self, level: int, bbox: Any = None) -> pd.DataFrame:
+        """The non-empty cells of ``level`` overlapping ``bbox``, with their rows.
+
+        Parameters
+        ----------
+        level
+            The level, 0 (coarsest) to ``n_levels - 1``.
+        bbox
+            A box as in :meth:`query` (``None``: every cell). A cell is returned when it overlaps the box; its
+            points may lie outside it.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per cell, in storage (Morton) order: its grid coordinates ``cell_<axis>`` (integers,
+            ``0 .. 2**level - 1``), ``start`` (its first row in storage order) and ``count`` (its number of points).
+            The cell's rows are ``start .. start + count - 1``; read them with :meth:`read_rows`.
+
+        Examples
+        --------
+        >>> cells = index.cells(3, bbox=(0, 0, 500, 500))  # doctest: +SKIP
+        >>> frame = index.read_rows(cells["start"], cells["start"] + cells["count"])  # doctest: +SKIP
+        """
+        levels = self._levels(int(level), None)
+        blo, bhi = self._parse_bbox(bbox)
+        upper = self.bounds[1]
+        clo = [max(blo[i], self.lo[i]) for i in range(self.dim)]
+        chi = [min(bhi[i], upper[i]) for i in range(self.dim)]
+        names = [f"cell_{a}" for a in self.axes]
+        if any(a > b for a, b in zip(clo, chi, strict=True)) or self.n_rows == 0:
+            codes = np.zeros(0, np.uint64)
+            starts = counts = np.zeros(0, np.int64)
+        else:
+            qlo = [int(quantize(np.asarray([clo[i]]), self.lo[i], self.scale, self.finest)[0]) for i in range(self.dim)]
+            qhi = [int(quantize(np.asarray([chi[i]]), self.lo[i], self.scale, self.finest)[0]) for i in range(self.dim)]
+            ranges = self._box_ranges(levels, qlo, qhi)[levels[0]]
+            codes, starts, counts = self._cells_in(levels[0], ranges)
+        coords = unmorton(codes, self.dim, int(level))
+        data = dict(zip(names, coords, strict=True))
+        data.update({"start": starts.astype(np.int64), "count": counts.astype(np.int64)})
+        return pd.DataFrame(data)
+
+    def cell_rows(self, level: int, cells: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of given cells of ``level``: ``[starts[i], stops[i])`` (empty for an empty cell).
+
+        Parameters
+        ----------
+        level
+            The level, 0 (coarsest) to ``n_levels - 1``.
+        cells
+            Integer grid coordinates, shape ``(n, dim)`` (one row per cell, axes in the order of :attr:`axes`), or
+            one cell as a sequence of ``dim`` integers. Coordinates outside the grid give empty ranges.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            ``(starts, stops)``, int64, one entry per cell. Reads the directory blocks holding the cells (cached
+            by the opened index), nothing else.
+        """
+        (lv,) = self._levels(int(level), None)
+        arr = np.asarray(cells, dtype=np.int64)
+        if arr.ndim == 1:
+            arr = arr[None, :]
+        if arr.ndim != 2 or arr.shape[1] != self.dim:
+            raise InvalidArgumentError(f"cells must have shape (n, {self.dim}), got {np.shape(cells)}")
+        inside = np.all((arr >= 0) & (arr < (1 << lv)), axis=1)
+        starts = np.zeros(len(arr), np.int64)
+        stops = np.zeros(len(arr), np.int64)
+        if not inside.any() or int(self.levels[lv]["entries"]) == 0:
+            return starts, stops
+        codes = morton([arr[inside, i].astype(np.uint64) for i in range(self.dim)])
+        ranges = np.unique(codes)
+        ranges = np.stack([ranges, ranges + np.uint64(1)], axis=1)
+        found, st, cnt = self._cells_in(lv, ranges)
+        at = np.searchsorted(found, codes)
+        hit = at < len(found)
+        hit[hit] = found[at[hit]] == codes[hit]
+        idx = np.flatnonzero(inside)
+        starts[idx[hit]] = st[at[hit]]
+        stops[idx[hit]] = st[at[hit]] + cnt[at[hit]]
+        return starts, stops
+
+    def read_rows(
+        self, starts: Any, stops: Any, columns: Sequence[str] | None = None, *, codes: bool = False
+    ) -> pd.DataFrame:
+        """The values of rows ``[starts[i], stops[i])`` in storage order (e.g. the rows of some cells).
+
+        Parameters
+        ----------
+        starts, stops
+            Row ranges (from :meth:`cells` or :meth:`cell_rows`); empty ranges are skipped, overlapping ones are
+            an error.
+        columns
+            Columns to read (default: every column of the points and their index); ``"__index__"`` names the
+            points' own index.
+        codes
+            Return categorical and text columns as their integer codes (the positions in :meth:`categories`)
+            instead of decoding them.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The rows, indexed by their row number in storage order (name ``row``), in the order of the ranges
+            sorted by start. The points' own index is the column ``__index__`` (when requested).
+        """
+        st = np.atleast_1d(np.asarray(starts, dtype=np.int64))
+        en = np.atleast_1d(np.asarray(stops, dtype=np.int64))
+        if st.shape != en.shape or st.ndim != 1:
+            raise InvalidArgumentError("starts and stops must be 1-D and of the same length")
+        if np.any(st > en) or np.any(st < 0) or np.any(en > self.n_rows):
+            raise InvalidArgumentError(f"row ranges must satisfy 0 <= start <= stop <= {self.n_rows}")
+        keep = en > st
+        st, en = st[keep], en[keep]
+        order = np.argsort(st, kind="stable")
+        st, en = st[order], en[order]
+        if np.any(st[1:] < en[:-1]):
+            raise InvalidArgumentError("row ranges overlap")
+        if columns is None:
+            wanted = [*self._by_name, "__index__"]
+        else:
+            wanted = [columns] if isinstance(columns, str) else list(columns)
+        unknown = [c for c in wanted if c not in self._by_name and c != "__index__"]
+        if unknown:
+            raise InvalidArgumentError(f"unknown column(s) {unknown}; the points have {list(self._by_name)}")
+        specs = [self._index_spec if c == "__index__" else self._by_name[c] for c in wanted]
+        values = self.read_columns(specs, st, en) if len(st) else [np.zeros(0, np.dtype(s["dtype"])) for s in specs]
+        data = {}
+        for spec, v in zip(specs, values, strict=True):
+            name = "__index__" if spec["role"] == "index" else spec["name"]
+            data[name] = v if codes and spec["kind"] in ("categorical", "string") else self._decode(spec, v)
+        return pd.DataFrame(data, index=pd.Index(runs_to_positions(st, en), name="row"))
+
     # ------------------------------------------------------------------ directories (format 3, read lazily)
 
     def _fetch_pieces(self, items: list[tuple[str, int, int, int]]) -> list[bytes]:
@@ -493,17 +686,31 @@ class PointsIndex:
         b1 = ((ranges[:, 1] - np.uint64(1)) >> bits).astype(np.int64) + 1
         return coalesce_runs(b0, np.maximum.accumulate(b1), 0)
 
-    def _load_blocks(self, wanted: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
-        """Read and decode the cell-directory blocks ``{level: (b0, b1) runs}`` not cached yet (two batched reads)."""
+    def _load_blocks(self, wanted: dict[int, tuple[np.ndarray, np.ndarray]]) -> dict[tuple[int, int], Any]:
+        """The decoded cell-directory blocks ``{level: (b0, b1) runs}``; those not cached are read (two batches).
+
+        Returns ``{(level, block): (codes, first rows, counts)}`` for every wanted block.
+        """
         d = self.meta["directory"]
+        cache = self._block_cache
+        if len(cache) > BLOCK_CACHE:  # a fresh dict: other threads keep the one they hold
+            cache = self._block_cache = {}
+        out: dict[tuple[int, int], Any] = {}
         todo: list[tuple[int, int, int]] = []
         for level, (b0, b1) in wanted.items():
             pos = runs_to_positions(b0, b1)
-            missing = pos[[(level, int(b)) not in self._block_cache for b in pos.tolist()]] if len(pos) else pos
+            missing = []
+            for b in pos.tolist():
+                hit = cache.get((level, b))
+                if hit is None:
+                    missing.append(b)
+                else:
+                    out[(level, b)] = hit
+            missing = np.asarray(missing, dtype=np.int64)
             ms, me = positions_to_runs(missing)
             todo += [(level, int(s), int(e)) for s, e in zip(ms.tolist(), me.tolist(), strict=True)]
         if not todo:
-            return
+            return out
         items = [
             self._table_item(
                 d["blocks"], d["table_chunk"], 2 * (int(self.levels[lv]["first_block"]) + s), 2 * (e - s + 1)
@@ -526,9 +733,10 @@ class PointsIndex:
             dtype = self.levels[lv]["record_dtype"]
             for i, b in enumerate(range(s, e)):
                 piece = data[offs[i] - offs[0] : offs[i + 1] - offs[0]]
-                self._block_cache[(lv, b)] = decode_cell_record(
+                out[(lv, b)] = cache[(lv, b)] = decode_cell_record(
                     piece, lv, int(self.levels[lv]["block_bits"]), b, int(rows[i]), int(rows[i + 1]), dtype
                 )
+        return out
 
     def _cells_in(self, level: int, ranges: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The non-empty cells of ``level`` inside the Morton-code ``ranges``: codes, first rows, row counts.
@@ -536,8 +744,8 @@ class PointsIndex:
         Reads the blocks it needs (see :meth:`_load_blocks`) unless they are cached.
         """
         b0, b1 = self._block_ranges(level, ranges)
-        self._load_blocks({level: (b0, b1)})
-        parts = [self._block_cache[(level, int(b))] for b in runs_to_positions(b0, b1).tolist()]
+        blocks = self._load_blocks({level: (b0, b1)})
+        parts = [blocks[(level, int(b))] for b in runs_to_positions(b0, b1).tolist()]
         if not parts:
             z = np.zeros(0, np.int64)
             return z.astype(np.uint64), z, z
@@ -606,7 +814,7 @@ class PointsIndex:
     def _column_key(self, spec: dict[str, Any]) -> str:
         return f"{self.path}/columns/{spec['array']}"
 
-    def read_rows(self, spec: dict[str, Any], starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    def _read_column(self, spec: dict[str, Any], starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
         """Values of one stored column for the row runs ``[starts, ends)`` (concatenated in order)."""
         return self.read_columns([spec], starts, ends)[0]
 
@@ -867,7 +1075,7 @@ class PointsIndex:
         # 2. the gene column of the other filtered levels, all levels in one batched read
         if need_gene:
             gall = (
-                self.read_rows(
+                self._read_column(
                     gene_spec, np.concatenate([r[1] for r in need_gene]), np.concatenate([r[2] for r in need_gene])
                 )
                 if gene_spec is not None
