@@ -20,6 +20,7 @@ from spatialdata_plugins.viewer._precomputed import annotation_info, encode_anno
 #: the z coordinate given to 2D points: the middle of the one-voxel-thick slab the 2D images occupy
 PLANE_Z = 0.5
 
+
 class PointsSource:
     """A points element's index, served as a precomputed annotation collection.
 
