@@ -959,12 +959,10 @@ def _write_cell_directory(
     first_block, offset = 0, 0
     for lv in sorted(dirs):
         d = dirs[lv]
-        bits, rows, recs, dtype = encode_cell_directory(d["codes"], d["counts"], int(d["row_start"]), lv, dim)
-        sizes = np.asarray([len(r) for r in recs], dtype=np.int64)
-        offsets = offset + np.concatenate([[0], np.cumsum(sizes)])
-        tables.append(np.stack([rows, offsets.astype(np.uint64)], axis=1).ravel())
-        records += recs
-        offset = int(offsets[-1])
+        bits, rows, offsets, recs, widths = encode_cell_directory(d["codes"], d["counts"], int(d["row_start"]), lv, dim)
+        tables.append(np.stack([rows, offsets + np.uint64(offset)], axis=1).ravel())
+        records.append(recs)
+        offset += len(recs)
         levels_meta.append(
             {
                 "level": lv,
@@ -973,7 +971,7 @@ def _write_cell_directory(
                 "max_count": int(d["counts"].max(initial=0)),
                 "block_bits": bits,
                 "first_block": first_block,
-                "record_dtype": dtype,
+                "record_widths": widths,
             }
         )
         first_block += len(rows)  # the level's blocks and its closing entry
@@ -1011,14 +1009,15 @@ def _write_gene_directory(
     order = np.argsort(gene.astype(np.uint16) if n_genes <= 1 << 16 else gene, kind="stable")
     key = gene[order].astype(np.int64) * n_levels + level[order]
     bounds = np.searchsorted(key, np.arange(n_genes * n_levels + 1))
-    records = []
-    for k in range(n_genes * n_levels):
+    del key, gene, level
+    run_codes = codes_all[entry[order].astype(np.int64)]
+    run_starts = start[order].astype(np.uint64)
+    run_counts = count[order]
+    del entry, start, count, order
+    records = [b""] * (n_genes * n_levels)
+    for k in np.flatnonzero(np.diff(bounds)).tolist():
         s, e = int(bounds[k]), int(bounds[k + 1])
-        if s == e:
-            records.append(b"")
-            continue
-        idx = order[s:e]
-        records.append(encode_gene_records(codes_all[entry[idx].astype(np.int64)], start[idx], count[idx]))
+        records[k] = encode_gene_records(run_codes[s:e], run_starts[s:e], run_counts[s:e])
     sizes = np.asarray([len(r) for r in records], dtype=np.int64)
     gg = dgroup.create_group("genes")
     table_chunk = _table_array(gg, "table", np.concatenate([[0], np.cumsum(sizes)]).astype(np.uint64))

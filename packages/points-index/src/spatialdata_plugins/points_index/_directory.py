@@ -6,8 +6,9 @@ Cell directory
     (``directory/blocks``, uint64 pairs ``(first row, byte offset of the block's record)``, one pair per block of
     every level and one closing pair per level) locates every block without any other metadata: the blocks of a box
     are a few ranges of that table, read as exact byte ranges. A block's *record* (``directory/blob``) holds its
-    non-empty cells, ``[code offsets within the block (delta-coded)..., row counts...]`` compressed with
-    blosc/zstd; an empty block has an empty record.
+    non-empty cells as ``(code offset within the block, delta-coded; row count)`` pairs, uncompressed, in the
+    narrowest byte widths that hold the level's values (``record_widths`` in the level's metadata, typically 1 + 1
+    bytes per cell); an empty block has an empty record.
 
 Gene directory
     Rows are stored ordered by (level, cell, gene, rank), so one gene is one contiguous run of rows per cell. For
@@ -64,9 +65,13 @@ def block_bits(level: int, dim: int, entries: int | None = None) -> int:
     return bits
 
 
+def _record_dtype(offset_width: int, count_width: int) -> np.dtype:
+    return np.dtype([("d", f"<u{offset_width}"), ("c", f"<u{count_width}")])
+
+
 def encode_cell_directory(
     codes: np.ndarray, counts: np.ndarray, row_start: int, level: int, dim: int
-) -> tuple[np.ndarray, list[bytes], str]:
+) -> tuple[int, np.ndarray, np.ndarray, bytes, list[int]]:
     """Encode the cell directory of one level.
 
     Parameters
@@ -81,61 +86,62 @@ def encode_cell_directory(
     Returns
     -------
     tuple
-        ``(bits, rows, records, dtype)``: the block bits, the first row of every block plus a closing value
-        (``n_blocks + 1``), the encoded record of every block (``b""`` for an empty block) and the dtype of the
-        record's values.
+        ``(bits, rows, offsets, records, widths)``: the block bits; the first row of every block plus a closing
+        value (``n_blocks + 1`` values); the byte offset of every block's record in ``records`` plus a closing
+        value; the records (one per block, concatenated: per non-empty cell its code offset within the block,
+        delta-coded, and its row count, in the level's fixed ``widths`` in bytes).
     """
     bits = block_bits(level, dim, len(codes))
     n_blocks = 1 << (dim * level - bits)
-    dtype = "<u4" if bits <= 32 and int(np.max(counts, initial=0)) < (1 << 32) else "<u8"
     blocks = (codes >> np.uint64(bits)).astype(np.int64)
     bounds = np.searchsorted(blocks, np.arange(n_blocks + 1))
     csum = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
     rows = row_start + csum[bounds]
     offsets = codes & np.uint64((1 << bits) - 1)
     deltas = offsets.copy()
-    if len(deltas):
-        deltas[1:] -= offsets[:-1]
-    c = codec()
-    records = [b""] * n_blocks
-    for b in np.flatnonzero(np.diff(bounds)).tolist():
-        s, e = bounds[b], bounds[b + 1]
-        d = deltas[s:e].copy()
-        d[0] = offsets[s]
-        records[b] = c.encode(np.concatenate([d, counts[s:e].astype(np.uint64)]).astype(dtype))
-    return bits, rows.astype(np.uint64), records, dtype
+    if len(offsets):
+        same = blocks[1:] == blocks[:-1]
+        deltas[1:][same] = (offsets[1:] - offsets[:-1])[same]
+    widths = [_width(deltas), _width(counts.astype(np.uint64))]
+    pairs = np.empty(len(codes), dtype=_record_dtype(*widths))
+    pairs["d"] = deltas
+    pairs["c"] = counts
+    return bits, rows.astype(np.uint64), (bounds * pairs.itemsize).astype(np.uint64), pairs.tobytes(), widths
 
 
 def decode_cell_record(
-    data: bytes, level: int, bits: int, block: int, row: int, next_row: int, dtype: str
+    data: bytes, level: int, bits: int, block: int, row: int, next_row: int, widths: list[int]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Decode one block record: the cells' Morton codes, first rows and row counts.
 
-    The counts must add up to the rows between the block's first row and the next block's (``next_row``).
+    The counts must add up to the rows between the block's first row and the next block's (``next_row``), and
+    the codes must increase inside the block.
     """
-    if not data:
-        if next_row != row:
-            raise CorruptIndexError(f"the directory record of block {block} of level {level} is missing")
-        z = np.zeros(0, np.int64)
-        return z.astype(np.uint64), z, z
-    try:
-        rec = np.frombuffer(codec().decode(data), dtype=dtype)
-    except (RuntimeError, ValueError, TypeError) as exc:
-        raise CorruptIndexError(f"the directory record of block {block} of level {level} is damaged ({exc})") from exc
-    half = len(rec) // 2
-    offsets = np.cumsum(rec[:half], dtype=np.uint64)
-    counts = rec[half:].astype(np.int64)
+    dtype = _record_dtype(*widths)
+    if len(data) % dtype.itemsize:
+        raise CorruptIndexError(f"the directory record of block {block} of level {level} is damaged")
+    rec = np.frombuffer(data, dtype=dtype)
+    offsets = np.cumsum(rec["d"], dtype=np.uint64)
+    counts = rec["c"].astype(np.int64)
     if (
-        len(rec) % 2
-        or int(counts.sum()) != next_row - row
-        or (half and int(offsets[-1]) >= 1 << bits)
+        int(counts.sum()) != next_row - row
+        or (len(rec) and int(offsets[-1]) >= 1 << bits)
         or np.any(counts <= 0)
-        or np.any(rec[1:half] == 0)
+        or np.any(rec["d"][1:] == 0)
     ):
         raise CorruptIndexError(f"the directory record of block {block} of level {level} is inconsistent")
     codes = (np.uint64(block) << np.uint64(bits)) + offsets
     starts = row + np.cumsum(counts) - counts
     return codes, starts, counts
+
+
+def _zstd() -> Any:
+    import numcodecs
+
+    return numcodecs.Zstd(level=3)
+
+
+_ZSTD = _zstd()
 
 
 def _width(values: np.ndarray) -> int:
@@ -149,19 +155,16 @@ def encode_gene_records(codes: np.ndarray, starts: np.ndarray, counts: np.ndarra
     Three delta-coded columns (codes, first rows; counts as they are), each in the narrowest unsigned width that
     holds it (a 3-byte header gives the widths), compressed with zstd.
     """
-    import numcodecs
-
     if len(codes) == 0:
         return b""
     cols = []
-    for values in (codes.astype(np.uint64), starts.astype(np.uint64)):
-        d = values.copy()
-        d[1:] -= values[:-1]
+    for values in (codes, starts):
+        d = np.diff(values, prepend=np.zeros(1, values.dtype))
         cols.append(d)
-    cols.append(counts.astype(np.uint64))
+    cols.append(counts)
     widths = [_width(c) for c in cols]
-    body = b"".join(c.astype(f"<u{w}").tobytes() for c, w in zip(cols, widths, strict=True))
-    return numcodecs.Zstd(level=3).encode(bytes(widths) + body)
+    body = b"".join(c.astype(f"<u{w}", copy=False).tobytes() for c, w in zip(cols, widths, strict=True))
+    return _ZSTD.encode(bytes(widths) + body)
 
 
 def decode_gene_record(

@@ -730,11 +730,11 @@ class PointsIndex:
         blobs = iter(self._fetch_pieces(blob_items))
         for lv, s, e, rows, offs in plans:
             data = next(blobs) if offs[-1] > offs[0] else b""
-            dtype = self.levels[lv]["record_dtype"]
+            widths = [int(w) for w in self.levels[lv]["record_widths"]]
             for i, b in enumerate(range(s, e)):
                 piece = data[offs[i] - offs[0] : offs[i + 1] - offs[0]]
                 out[(lv, b)] = cache[(lv, b)] = decode_cell_record(
-                    piece, lv, int(self.levels[lv]["block_bits"]), b, int(rows[i]), int(rows[i + 1]), dtype
+                    piece, lv, int(self.levels[lv]["block_bits"]), b, int(rows[i]), int(rows[i + 1]), widths
                 )
         return out
 
