@@ -40,13 +40,6 @@ TABLE_CHUNK = 1 << 17
 """Entries (uint64) per zarr chunk of the directory tables."""
 
 
-def codec() -> Any:
-    """The codec of the directory records: blosc, zstd level 1, byte shuffle."""
-    import numcodecs
-
-    return numcodecs.Blosc(cname="zstd", clevel=1, shuffle=numcodecs.Blosc.SHUFFLE, blocksize=0)
-
-
 CELLS_PER_BLOCK = 16
 """Sparse levels get blocks large enough to hold about this many non-empty cells on average."""
 
