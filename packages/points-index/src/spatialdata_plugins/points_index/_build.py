@@ -44,7 +44,7 @@ from spatialdata_plugins.points_index._directory import (
     BLOB_CHUNK,
     TABLE_CHUNK,
     encode_cell_directory,
-    encode_gene_records,
+    encode_gene_directory,
 )
 from spatialdata_plugins.points_index._errors import InvalidArgumentError, PointsIndexError
 from spatialdata_plugins.points_index._morton import FINEST, morton, point_random, to_unit
@@ -1014,10 +1014,7 @@ def _write_gene_directory(
     run_starts = start[order].astype(np.uint64)
     run_counts = count[order]
     del entry, start, count, order
-    records = [b""] * (n_genes * n_levels)
-    for k in np.flatnonzero(np.diff(bounds)).tolist():
-        s, e = int(bounds[k]), int(bounds[k + 1])
-        records[k] = encode_gene_records(run_codes[s:e], run_starts[s:e], run_counts[s:e])
+    records = encode_gene_directory(run_codes, run_starts, run_counts, bounds)
     sizes = np.asarray([len(r) for r in records], dtype=np.int64)
     gg = dgroup.create_group("genes")
     table_chunk = _table_array(gg, "table", np.concatenate([[0], np.cumsum(sizes)]).astype(np.uint64))

@@ -58,6 +58,12 @@ def block_bits(level: int, dim: int, entries: int | None = None) -> int:
     return bits
 
 
+def _width(values: np.ndarray) -> int:
+    """The narrowest unsigned byte width (1, 2, 4 or 8) that holds every value."""
+    m = int(values.max(initial=0))
+    return next(w for w in (1, 2, 4, 8) if m < 1 << (8 * w))
+
+
 def _record_dtype(offset_width: int, count_width: int) -> np.dtype:
     return np.dtype([("d", f"<u{offset_width}"), ("c", f"<u{count_width}")])
 
@@ -137,27 +143,35 @@ def _zstd() -> Any:
 _ZSTD = _zstd()
 
 
-def _width(values: np.ndarray) -> int:
-    m = int(values.max(initial=0))
-    return next(w for w in (1, 2, 4, 8) if m < 1 << (8 * w))
+def encode_gene_directory(codes: np.ndarray, starts: np.ndarray, counts: np.ndarray, bounds: np.ndarray) -> list[bytes]:
+    """Encode the records of every (gene, level): runs ``bounds[k]:bounds[k + 1]`` of the gene-major run arrays.
 
-
-def encode_gene_records(codes: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> bytes:
-    """Encode the runs of one (gene, level): cell codes, first rows and counts, all sorted by code.
-
-    Three delta-coded columns (codes, first rows; counts as they are), each in the narrowest unsigned width that
-    holds it (a 3-byte header gives the widths), compressed with zstd.
+    Every record holds its runs' cell codes, first rows and counts (sorted by code): three columns, the first two
+    delta-coded, each in the narrowest unsigned width that holds it (a 3-byte header gives the widths), compressed
+    with zstd. Empty records are ``b""``.
     """
-    if len(codes) == 0:
-        return b""
+    records = [b""] * (len(bounds) - 1)
+    full = np.flatnonzero(np.diff(bounds))
+    if len(full) == 0:
+        return records
+    firsts = bounds[full].astype(np.int64)
     cols = []
-    for values in (codes, starts):
-        d = np.diff(values, prepend=np.zeros(1, values.dtype))
+    for values in (codes.astype(np.uint64), starts.astype(np.uint64)):
+        d = np.diff(values, prepend=np.zeros(1, np.uint64))
+        d[firsts] = values[firsts]  # every record starts from absolute values
         cols.append(d)
-    cols.append(counts)
-    widths = [_width(c) for c in cols]
-    body = b"".join(c.astype(f"<u{w}", copy=False).tobytes() for c, w in zip(cols, widths, strict=True))
-    return _ZSTD.encode(bytes(widths) + body)
+    cols.append(counts.astype(np.uint64, copy=False))
+    widths = []
+    for c in cols:
+        top = np.maximum.reduceat(c, firsts)
+        widths.append(np.select([top < 1 << 8, top < 1 << 16, top < 1 << 32], [1, 2, 4], 8))
+    zstd = _ZSTD
+    wide = np.stack(widths, axis=1).tolist()
+    for k, (s, e) in enumerate(zip(firsts.tolist(), bounds[full + 1].tolist(), strict=True)):
+        w = wide[k]
+        body = b"".join([bytes(w), *(cols[i][s:e].astype(f"<u{w[i]}").tobytes() for i in range(3))])
+        records[int(full[k])] = zstd.encode(body)
+    return records
 
 
 def decode_gene_record(
