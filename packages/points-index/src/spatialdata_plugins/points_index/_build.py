@@ -993,7 +993,6 @@ def _write_gene_directory(
     n_genes: int,
 ) -> dict[str, Any]:
     """Write the gene directory (see :mod:`._directory`): the (cell, gene) runs of every level, gene-major."""
-    n_levels = len(dirs)
     entry = np.concatenate([r[0] for r in runs]) if runs else np.zeros(0, np.uint32)
     gene = np.concatenate([r[1] for r in runs]) if runs else np.zeros(0, np.int32)
     count = np.concatenate([r[2] for r in runs]) if runs else np.zeros(0, np.uint32)
@@ -1001,19 +1000,27 @@ def _write_gene_directory(
     # runs arrive in storage order and tile the rows: their first rows are the running sum of their counts
     start = np.concatenate([[0], np.cumsum(count, dtype=np.int64)[:-1]]) if len(count) else np.zeros(0, np.int64)
     entry_offsets = np.asarray([int(dirs[lv]["entry_offset"]) for lv in sorted(dirs)], dtype=np.int64)
-    level = (np.searchsorted(entry_offsets, entry.astype(np.int64), side="right") - 1).astype(np.int64)
     codes_all = np.concatenate([dirs[lv]["codes"] for lv in sorted(dirs)]) if dirs else np.zeros(0, np.uint64)
+    n_entries = len(codes_all)
     if len(gene) and (gene.min() < 0 or gene.max() >= n_genes):
         raise PointsIndexError("internal error: a gene code is outside the categories")
-    # gene-major: a stable sort by gene keeps every gene's runs in (level, code) order
+    # gene-major: a stable sort by gene keeps every gene's runs in (level, code) order, that is in entry order
     order = np.argsort(gene.astype(np.uint16) if n_genes <= 1 << 16 else gene, kind="stable")
-    key = gene[order].astype(np.int64) * n_levels + level[order]
-    bounds = np.searchsorted(key, np.arange(n_genes * n_levels + 1))
-    del key, gene, level
-    run_codes = codes_all[entry[order].astype(np.int64)]
+    per_gene = np.bincount(gene, minlength=n_genes)
+    del gene
+    entry_sorted = entry[order].astype(np.int64)
+    del entry
+    # (gene, entry) increases along the sorted runs: the record (g, level) starts at (g, first entry of level)
+    key = np.repeat(np.arange(n_genes, dtype=np.int64) * n_entries, per_gene)
+    key += entry_sorted
+    targets = (np.arange(n_genes, dtype=np.int64)[:, None] * n_entries + entry_offsets[None, :]).ravel()
+    bounds = np.searchsorted(key, np.concatenate([targets, [n_genes * n_entries]]))
+    del key
+    run_codes = codes_all[entry_sorted]
+    del entry_sorted
     run_starts = start[order].astype(np.uint64)
     run_counts = count[order]
-    del entry, start, count, order
+    del start, count, order
     records = encode_gene_directory(run_codes, run_starts, run_counts, bounds)
     sizes = np.asarray([len(r) for r in records], dtype=np.int64)
     gg = dgroup.create_group("genes")
