@@ -856,7 +856,7 @@ def _write_buckets(
                 runs.append(
                     (
                         entry.astype(np.uint32 if len(all_counts) < 1 << 32 else np.int64),
-                        gene.astype(np.int32),
+                        gene.astype(np.int16 if int(gene.max(initial=0)) < 1 << 15 else np.int32),
                         run_len.astype(np.uint32 if n_bucket < 1 << 32 else np.int64),
                     )
                 )
@@ -992,36 +992,53 @@ def _write_gene_directory(
     runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
     n_genes: int,
 ) -> dict[str, Any]:
-    """Write the gene directory (see :mod:`._directory`): the (cell, gene) runs of every level, gene-major."""
-    entry = np.concatenate([r[0] for r in runs]) if runs else np.zeros(0, np.uint32)
-    gene = np.concatenate([r[1] for r in runs]) if runs else np.zeros(0, np.int32)
-    count = np.concatenate([r[2] for r in runs]) if runs else np.zeros(0, np.uint32)
+    """Write the gene directory (see :mod:`._directory`): the (cell, gene) runs of every level, gene-major.
+
+    The runs (about one per point on the fine levels) are kept as narrow arrays, and their records are encoded a
+    group of genes at a time, so that the sort's memory is that of one group (the out-of-core build's bound).
+    """
+
+    def column(i: int) -> np.ndarray:
+        out = np.concatenate([r[i] for r in runs]) if runs else np.zeros(0, np.uint32)
+        for r in runs:  # free the pieces as soon as they are copied
+            r[i] = None
+        return out
+
+    runs_l = [list(r) for r in runs]
     runs.clear()
+    runs = runs_l  # type: ignore[assignment]
+    entry, gene, count = column(0), column(1), column(2)
+    del runs_l
     # runs arrive in storage order and tile the rows: their first rows are the running sum of their counts
-    start = np.concatenate([[0], np.cumsum(count, dtype=np.int64)[:-1]]) if len(count) else np.zeros(0, np.int64)
+    total = int(count.sum(dtype=np.int64))
+    start = np.empty(len(count), dtype=np.uint32 if total < 1 << 32 else np.int64)
+    if len(count):
+        start[0] = 0
+        np.cumsum(count[:-1], dtype=start.dtype, out=start[1:])
     entry_offsets = np.asarray([int(dirs[lv]["entry_offset"]) for lv in sorted(dirs)], dtype=np.int64)
     codes_all = np.concatenate([dirs[lv]["codes"] for lv in sorted(dirs)]) if dirs else np.zeros(0, np.uint64)
-    n_entries = len(codes_all)
     if len(gene) and (gene.min() < 0 or gene.max() >= n_genes):
         raise PointsIndexError("internal error: a gene code is outside the categories")
-    # gene-major: a stable sort by gene keeps every gene's runs in (level, code) order, that is in entry order
-    order = np.argsort(gene.astype(np.uint16) if n_genes <= 1 << 16 else gene, kind="stable")
-    per_gene = np.bincount(gene, minlength=n_genes)
-    del gene
-    entry_sorted = entry[order].astype(np.int64)
-    del entry
-    # (gene, entry) increases along the sorted runs: the record (g, level) starts at (g, first entry of level)
-    key = np.repeat(np.arange(n_genes, dtype=np.int64) * n_entries, per_gene)
-    key += entry_sorted
-    targets = (np.arange(n_genes, dtype=np.int64)[:, None] * n_entries + entry_offsets[None, :]).ravel()
-    bounds = np.searchsorted(key, np.concatenate([targets, [n_genes * n_entries]]))
-    del key
-    run_codes = codes_all[entry_sorted]
-    del entry_sorted
-    run_starts = start[order].astype(np.uint64)
-    run_counts = count[order]
-    del start, count, order
-    records = encode_gene_directory(run_codes, run_starts, run_counts, bounds)
+    n_levels = len(entry_offsets)
+    records: list[bytes] = []
+    group = max(1, (1 << 22) * n_genes // max(len(gene), 1))  # about 4M runs per group
+    for g0 in range(0, n_genes, group):
+        g1 = min(g0 + group, n_genes)
+        sel = np.flatnonzero((gene >= g0) & (gene < g1))
+        # a stable sort by gene keeps every gene's runs in storage (level, code) order
+        order = sel[np.argsort(gene[sel], kind="stable")]
+        del sel
+        per_gene = np.bincount(gene[order] - g0, minlength=g1 - g0)
+        ent = entry[order]
+        firsts = np.concatenate([[0], np.cumsum(per_gene)])
+        bounds = np.concatenate(
+            [firsts[k] + np.searchsorted(ent[firsts[k] : firsts[k + 1]], entry_offsets) for k in range(g1 - g0)]
+            + [firsts[-1:]]
+        )
+        records += encode_gene_directory(codes_all[ent], start[order], count[order], bounds)
+        del order, ent
+    if len(records) != n_genes * n_levels:
+        raise PointsIndexError("internal error: the gene directory has the wrong number of records")
     sizes = np.asarray([len(r) for r in records], dtype=np.int64)
     gg = dgroup.create_group("genes")
     table_chunk = _table_array(gg, "table", np.concatenate([[0], np.cumsum(sizes)]).astype(np.uint64))
