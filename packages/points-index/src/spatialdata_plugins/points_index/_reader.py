@@ -1190,17 +1190,23 @@ class PointsIndex:
         if genes is None or not active or self.feature_key is None:
             return set()
         l0, l1 = min(active), max(active)
-        tables = self._gene_tables(codes, l0, l1)
         itemsize = np.dtype(self._by_name[self.feature_key]["dtype"]).itemsize
-        chosen = set()
+        cell_bytes = {}
         for lv in active:
-            gene_bytes = sum(int(t[lv - l0 + 1] - t[lv - l0]) for t in tables.values())
             b0, b1 = self._block_ranges(lv, ranges_of[lv])
             n_blocks = 1 << (self.dim * lv - int(self.levels[lv]["block_bits"]))
             share = float((b1 - b0).sum()) / n_blocks
             rows = float(self.levels[lv]["rows"][1] - self.levels[lv]["rows"][0])
-            cell_bytes = 16 * float((b1 - b0).sum() + len(b0)) + share * rows * (itemsize + 1)
-            if gene_bytes < cell_bytes:
+            cell_bytes[lv] = 16 * float((b1 - b0).sum() + len(b0)) + share * rows * (itemsize + 1)
+        # the genes' table entries alone would cost more than the cell directory and gene column: do not ask
+        cached = all((int(c), l0, l1) in self._gene_table_cache for c in codes.tolist())
+        if not cached and 8 * len(codes) * (l1 - l0 + 2) >= sum(cell_bytes.values()):
+            return set()
+        tables = self._gene_tables(codes, l0, l1)
+        chosen = set()
+        for lv in active:
+            gene_bytes = sum(int(t[lv - l0 + 1] - t[lv - l0]) for t in tables.values())
+            if gene_bytes < cell_bytes[lv]:
                 chosen.add(lv)
         if chosen:
             self._load_gene_runs(codes, sorted(chosen), tables, l0)
