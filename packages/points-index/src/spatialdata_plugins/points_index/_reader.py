@@ -144,15 +144,8 @@ def fetch_ranges(store: Store, requests: list[tuple[str, int, int]], missing_ok:
     return sync(run()) if requests else []
 
 
-def byte_range_requests(array_key: str, chunk: int, start: int, stop: int) -> list[tuple[str, int, int]]:
-    """Requests for bytes ``[start, stop)`` of an uncompressed 1-D uint8 zarr array, split at its chunks."""
-    requests = []
-    while start < stop:
-        k = start // chunk
-        end = min(stop, (k + 1) * chunk)
-        requests.append((f"{array_key}/c/{k}", start - k * chunk, end - k * chunk))
-        start = end
-    return requests
+byte_range_requests = range_requests
+"""Requests for bytes ``[start, stop)`` of an uncompressed 1-D uint8 zarr array, split at its chunks."""
 
 
 def read_json(store: Store, key: str) -> dict[str, Any] | None:
