@@ -19,7 +19,7 @@ Every figure is the stated measure:
 
 - **bytes read** are counted on the timed call itself: the process's ``rchar`` (``/proc/self/io``: every byte read
   through ``read``/``pread`` by any thread) around the call, so the opening (footers, zarr documents, the index's
-  metadata and preview) is in. For ours the run also counts the same query through the core's ``CountingStore`` and
+  metadata documents) is in. For ours the run also counts the same query through the core's ``CountingStore`` and
   records whether both give the same number;
 - **answers** of every layout are compared row for row (sorted x, y and gene) with a brute-force answer on the raw
   points (for resolution caps: with the index's own level assignment), in the timed configuration;

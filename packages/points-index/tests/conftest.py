@@ -22,10 +22,7 @@ def standalone_index(points_df, tmp_path_factory):
     from spatialdata_plugins.points_index import build_points_index
 
     path = tmp_path_factory.mktemp("idx") / "standalone.zarr"
-    # a preview of the coarse levels only, so that queries exercise both the preview and the stored gene column
-    return build_points_index(
-        points_df, target=str(path), feature_key="gene", progress=False, points_per_chunk=32, preview_rows=4000
-    )
+    return build_points_index(points_df, target=str(path), feature_key="gene", progress=False, points_per_chunk=32)
 
 
 @pytest.fixture

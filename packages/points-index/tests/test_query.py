@@ -116,24 +116,34 @@ def test_corrupt_index(tmp_path, points_df):
     idx = build_points_index(points_df, target=str(path), feature_key="gene", progress=False)
     version = path / "points_index" / idx.path.rsplit("/", 1)[-1]
     # a damaged or lost directory record or column chunk is detected, never read as zeros
-    blob = version / "directory" / "blob" / "c" / "0"
-    good = blob.read_bytes()
-    blob.write_bytes(good[:-7])  # truncated
-    with pytest.raises(CorruptIndexError, match="truncated|directory"):
-        open_points_index(str(path)).query()
-    damaged = bytearray(good)
-    damaged[len(good) // 2 : len(good) // 2 + 64] = bytes(64)  # zeroed bytes inside one record
-    blob.write_bytes(bytes(damaged))
-    with pytest.raises(CorruptIndexError, match="directory"):
-        open_points_index(str(path)).query()
-    blob.write_bytes(good)
+    for part in ("blob", "genes/blob"):
+        blob = version / "directory" / part / "c" / "0"
+        good = blob.read_bytes()
+        blob.write_bytes(good[:-7])  # truncated
+        with pytest.raises(CorruptIndexError, match="truncated|directory"):
+            index = open_points_index(str(path))
+            index.query()
+            for g in range(30):
+                index.query(genes=[f"gene_{g:02d}"])
+        damaged = bytearray(good)
+        for at in range(0, len(good) - 8, max(len(good) // 16, 1)):  # zeroed bytes inside records
+            damaged[at : at + 8] = bytes(8)
+        blob.write_bytes(bytes(damaged))
+        with pytest.raises(CorruptIndexError, match="directory"):
+            index = open_points_index(str(path))
+            index.query()
+            for g in range(30):
+                index.query(genes=[f"gene_{g:02d}"])
+        blob.write_bytes(good)
     assert len(open_points_index(str(path)).query()) == len(points_df)
-    table = version / "directory" / "records" / "c" / "0"
-    good_table = table.read_bytes()
-    table.write_bytes(good_table[:-8])  # the record table (fences, byte offsets) cut short
-    with pytest.raises(CorruptIndexError, match="record table"):
-        open_points_index(str(path))
-    table.write_bytes(good_table)
+    for part in ("blocks", "genes/table"):
+        table = version / "directory" / part / "c" / "0"
+        good_table = table.read_bytes()
+        table.write_bytes(good_table[:-8])  # a directory table cut short
+        with pytest.raises(CorruptIndexError, match="truncated"):
+            open_points_index(str(path)).query(genes=[f"gene_{g:02d}" for g in range(30)])
+        table.write_bytes(good_table)
+    blob = version / "directory" / "blob" / "c" / "0"
     shutil.rmtree(version / "columns" / "c0" / "c")
     with pytest.raises(CorruptIndexError, match="missing"):
         open_points_index(str(path)).query(genes=["gene_00"], max_level=0)
@@ -149,76 +159,47 @@ def test_corrupt_index(tmp_path, points_df):
         open_points_index(str(path))
 
 
-@pytest.mark.parametrize("codec", ["blosc", "gzip"])
-def test_format_1_directory_is_still_read(tmp_path, points_df, codec):
-    """An index written with format version 1 (directory as two chunked zarr arrays, fences in the metadata) answers
-    like the same index in format 2; blosc chunks are decoded by the reader, others through zarr."""
+def test_older_format_asks_for_a_rebuild(tmp_path, points_df):
+    """An index of an older format version (2) is refused with an error saying to rebuild it."""
     import zarr
-    from zarr.codecs import GzipCodec
 
     from spatialdata_plugins.points_index import build_points_index, open_points_index
-    from spatialdata_plugins.points_index._build import _compressor
 
-    path = tmp_path / "v1.zarr"
-    built = build_points_index(points_df, target=str(path), feature_key="gene", progress=False, points_per_chunk=16)
-    v2 = open_points_index(str(path))
-    queries = [((100, 100, 400, 300), None), ((0, 0, 1000, 1000), ["gene_03"]), (None, None)]
-    expected = [v2.query(box, genes, include_level=True) for box, genes in queries]
-    # rewrite the directory as format 1
-    n_records = int(v2.meta["directory"]["n_records"])
-    deltas, counts = v2._read_records(list(range(n_records)))
+    path = tmp_path / "old.zarr"
+    built = build_points_index(points_df, target=str(path), feature_key="gene", progress=False)
     vgroup = zarr.open_group(str(path), path=built.path, mode="r+")
     meta = dict(vgroup.attrs["points_index"])
-    ch = int(meta["directory"]["entries_per_record"])
-    compressors = _compressor() if codec == "blosc" else [GzipCodec()]
-    for key, values, dtype in (("dcodes", deltas, "uint64"), ("counts", counts, "uint32")):
-        flat = np.concatenate(values).astype(dtype)
-        arr = vgroup["directory"].create_array(
-            key, shape=flat.shape, chunks=(ch,), dtype=dtype, compressors=compressors
-        )
-        arr[:] = flat
-    levels = []
-    for lmeta in meta["levels"]:
-        first, n = int(lmeta["first_chunk"]), -(-int(lmeta["entries"]) // ch)
-        lmeta = dict(lmeta)
-        lmeta["fences"] = [int(v) for v in v2._records[first : first + n, 0]]
-        lmeta["fence_rows"] = [int(v) for v in v2._records[first : first + n, 1]]
-        levels.append(lmeta)
-    meta.update({"levels": levels, "version": 1})
-    del meta["directory"]
-    del vgroup["directory/blob"], vgroup["directory/records"]
+    meta["version"] = 2
     vgroup.attrs["points_index"] = meta
-    v1 = open_points_index(str(path))
-    assert v1._blob is None
-    for (box, genes), want in zip(queries, expected, strict=True):
-        assert v1.query(box, genes, include_level=True).equals(want)
+    with pytest.raises(CorruptIndexError, match="version 2.*rebuild"):
+        open_points_index(str(path))
 
 
-def test_preview_levels_read_no_gene_column(tmp_path, points_df):
-    """The preview (gene codes of the coarse levels, read on opening) gives the same answers as the stored column,
-    and a gene query of those levels reads only coordinate and index bytes; a damaged preview is detected."""
+def test_gene_directory_answers_and_reads(tmp_path, points_df):
+    """Gene queries (answered from the gene directory where it is cheaper) give exactly the rows of the unfiltered
+    query's answer with those genes, at every level cap; a whole-extent gene query reads no gene column."""
     from zarr.storage import LocalStore
 
     from spatialdata_plugins.core.testing import CountingStore
     from spatialdata_plugins.points_index import build_points_index, open_points_index
 
-    with_preview = build_points_index(
-        points_df, target=str(tmp_path / "p.zarr"), feature_key="gene", progress=False, preview_rows=6000
+    index = build_points_index(
+        points_df, target=str(tmp_path / "p.zarr"), feature_key="gene", progress=False, points_per_chunk=16
     )
-    without = build_points_index(
-        points_df, target=str(tmp_path / "n.zarr"), feature_key="gene", progress=False, preview_rows=0
-    )
-    assert 0 < with_preview.preview_levels < with_preview.n_levels and without.preview_levels == 0
     rng = np.random.default_rng(3)
     for _ in range(20):
         a, b = np.sort(rng.uniform(-50, 1050, 2)), np.sort(rng.uniform(-50, 1050, 2))
+        box = (a[0], b[0], a[1], b[1])
         genes = [f"gene_{g:02d}" for g in rng.choice(30, int(rng.integers(1, 5)), replace=False)]
-        for kw in ({}, {"max_level": with_preview.preview_levels - 1}, {"target_count": 200}):
-            got = with_preview.query((a[0], b[0], a[1], b[1]), genes, include_level=True, **kw)
-            ref = without.query((a[0], b[0], a[1], b[1]), genes, include_level=True, **kw)
-            assert got.equals(ref)
+        for kw in ({}, {"max_level": int(rng.integers(0, index.n_levels))}, {"level": index.n_levels - 1}):
+            every = index.query(box, include_level=True, **kw)
+            want = every[every["gene"].isin(genes)]
+            got = index.query(box, genes, include_level=True, **kw)
+            assert sorted(got.index) == sorted(want.index)
             if not kw:
-                assert sorted(got.index) == sorted(brute(points_df, (a[0], b[0], a[1], b[1]), genes))
+                assert sorted(got.index) == sorted(brute(points_df, box, genes))
+        got = index.query(box, genes, target_count=200)
+        assert set(got.index) <= set(brute(points_df, box, genes))
 
     keys: list[str] = []
 
@@ -227,19 +208,9 @@ def test_preview_levels_read_no_gene_column(tmp_path, points_df):
             keys.append(key)
             return super().get_sync(key, prototype=prototype, byte_range=byte_range)
 
-    index = open_points_index(Logging(LocalStore(str(tmp_path / "p.zarr"), read_only=True)), verify=False)
-    n_open = len(keys)
-    gene_array = next(c["array"] for c in index.columns if c["name"] == "gene")
-    got = index.query((200, 200, 800, 800), ["gene_01", "gene_02"], max_level=index.preview_levels - 1)
-    assert len(got) > 0 and set(got["gene"]) <= {"gene_01", "gene_02"}
-    read = keys[n_open:]
-    assert read and not any(f"/columns/{gene_array}/" in k or "/directory/" in k for k in read), read
-
-    version = tmp_path / "p.zarr" / "points_index" / with_preview.path.rsplit("/", 1)[-1]
-    chunk = version / "directory" / "preview" / "c" / "0"
-    good = chunk.read_bytes()
-    chunk.write_bytes(good[: len(good) // 2])
-    with pytest.raises(CorruptIndexError, match="preview"):
-        open_points_index(str(tmp_path / "p.zarr"))
-    chunk.write_bytes(good)
-    assert len(open_points_index(str(tmp_path / "p.zarr")).query()) == len(points_df)
+    opened = open_points_index(Logging(LocalStore(str(tmp_path / "p.zarr"), read_only=True)), verify=False)
+    gene_array = next(c["array"] for c in opened.columns if c["name"] == "gene")
+    got = opened.query(genes=["gene_01"])
+    assert sorted(got.index) == sorted(brute(points_df, None, ["gene_01"]))
+    assert not any(f"/columns/{gene_array}/" in k for k in keys), keys
+    assert any("/directory/genes/" in k for k in keys)

@@ -42,9 +42,7 @@ BUILD_OPTIONS = (
     "points_per_chunk",
     "seed",
     "rows_per_chunk",
-    "gene_directory_rows",
     "bucket_rows",
-    "preview_rows",
 )
 
 
@@ -312,9 +310,7 @@ def build_points_index(
     points_per_chunk: int = 64,
     seed: int = 0,
     rows_per_chunk: int = 1 << 20,
-    gene_directory_rows: int = 1 << 18,
     bucket_rows: int = 4_000_000,
-    preview_rows: int = 1 << 16,
     storage_options: dict[str, Any] | None = None,
     temp_dir: str | None = None,
     progress: bool | None = None,
@@ -352,15 +348,8 @@ def build_points_index(
         Seed of the sampling; the same seed and points give the same index.
     rows_per_chunk
         Rows per zarr chunk of the column arrays (files on disk; queries read byte ranges inside them).
-    gene_directory_rows
-        The coarse levels holding together at most this many points also get a (cell, gene) directory, so that
-        gene queries on them read only the gene's rows.
     bucket_rows
         Rows sorted in memory at a time during the build (the out-of-core granularity).
-    preview_rows
-        The coarse levels holding together at most this many points form the *preview*: their gene codes and
-        directory records (about 1-2 bytes per point) are read with the index metadata when the index is opened,
-        so gene queries on those levels read only the coordinates of the wanted genes' rows. ``0`` disables it.
     storage_options
         fsspec options for a URL ``target``.
     temp_dir
@@ -386,9 +375,7 @@ def build_points_index(
         "points_per_chunk": points_per_chunk,
         "seed": seed,
         "rows_per_chunk": rows_per_chunk,
-        "gene_directory_rows": gene_directory_rows,
         "bucket_rows": bucket_rows,
-        "preview_rows": preview_rows,
         "temp_dir": temp_dir,
     }
     if feature_key is not None:
@@ -445,9 +432,7 @@ def build_points_index(
         points_per_chunk=points_per_chunk,
         seed=seed,
         rows_per_chunk=rows_per_chunk,
-        gene_directory_rows=gene_directory_rows,
         bucket_rows=bucket_rows,
-        preview_rows=preview_rows,
         fingerprint={"standalone": True},
         temp_dir=temp_dir,
         progress=progress,
@@ -749,7 +734,6 @@ def index_info(index: PointsIndex) -> dict[str, Any]:
                 "rows": int(lv["rows"][1] - lv["rows"][0]),
                 "cells": lv["entries"],
                 "max_per_cell": lv.get("max_count"),
-                "gene_directory": lv.get("gene_directory"),
             }
             for lv in index.levels
         ],

@@ -40,16 +40,20 @@ import zarr
 from tqdm.auto import tqdm
 from zarr.codecs import BloscCodec
 
+from spatialdata_plugins.points_index._directory import (
+    BLOB_CHUNK,
+    TABLE_CHUNK,
+    encode_cell_directory,
+    encode_gene_directory,
+)
 from spatialdata_plugins.points_index._errors import InvalidArgumentError, PointsIndexError
 from spatialdata_plugins.points_index._morton import FINEST, morton, point_random, to_unit
 
 FORMAT_NAME = "spatialdata-plugins-points-index"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 ATTRS_KEY = "points_index"
 INDEX_GROUP = "points_index"
 DENSE_CELLS = 1 << 22
-DIR_CHUNK = 1 << 10
-GENE_CHUNK = 1 << 13
 BATCH = 8
 
 
@@ -57,105 +61,7 @@ def _compressor() -> list[Any]:
     return [BloscCodec(cname="zstd", clevel=5, shuffle="shuffle")]
 
 
-BLOB_CHUNK = 1 << 22
-"""Bytes per zarr chunk of the directory blob."""
-
-PREVIEW_ROWS = 1 << 16
-"""At most this many rows of the coarsest levels make the *preview*, read with the index metadata on opening."""
-
-
-def _blosc_zstd() -> Any:
-    import numcodecs
-
-    # zstd level 1: half the encoding time of level 5 for records about 2% larger
-    return numcodecs.Blosc(cname="zstd", clevel=1, shuffle=numcodecs.Blosc.SHUFFLE, blocksize=0)
-
-
-def write_directory_blob(
-    dgroup: zarr.Group,
-    deltas: np.ndarray,
-    counts: np.ndarray,
-    ch: int,
-    fence_codes: np.ndarray,
-    fence_rows: np.ndarray,
-    n_rows: int,
-    prefix_records: int = 0,
-) -> dict[str, Any]:
-    """Write the (level, cell) directory as one byte array of compressed records; return its metadata.
-
-    Directory chunk ``k`` (``ch`` entries) is one record: the Morton-code deltas and the row counts of its entries,
-    as one ``uint64`` array ``[deltas..., counts...]`` compressed with ``numcodecs.Blosc`` (zstd, byte shuffle). The
-    records are concatenated into the uint8 zarr array ``directory/blob`` (uncompressed, so a record is an exact
-    byte range); ``offsets[k]:offsets[k + 1]`` locates record ``k``. A query reads exactly the records of the cells
-    it needs, in one batch with the column ranges, and a build writes a few large objects instead of one small
-    object per directory chunk (thousands on clustered data). The metadata's ``prefix_bytes`` is the size of the
-    first ``prefix_records`` records (those of the preview levels, read when the index is opened).
-    """
-    codec = _blosc_zstd()
-    n_chunks = len(deltas) // ch if ch else 0
-    table = np.empty((n_chunks, 2 * ch), dtype="<u8")  # one row per record: [deltas..., counts...]
-    table[:, :ch] = deltas[: n_chunks * ch].reshape(n_chunks, ch)
-    table[:, ch:] = counts[: n_chunks * ch].reshape(n_chunks, ch)
-    records = [codec.encode(row) for row in table]
-    offsets = np.concatenate([[0], np.cumsum([len(r) for r in records], dtype=np.int64)]).astype(np.int64)
-    blob = np.frombuffer(b"".join(records), dtype=np.uint8)
-    arr = dgroup.create_array(
-        "blob",
-        shape=(len(blob),),
-        chunks=(max(min(BLOB_CHUNK, len(blob)), 1),),
-        dtype="uint8",
-        compressors=None,
-        fill_value=0,
-        config={"write_empty_chunks": True},
-    )
-    if len(blob):
-        arr[:] = blob
-    # per record: its fence (first code and first row) and byte offset; a last row closes the table. One small
-    # uncompressed array, read whole when the index is opened (parsing it as JSON costs more than the query)
-    records = np.zeros((n_chunks + 1, 3), dtype="<u8")
-    records[:n_chunks, 0] = fence_codes
-    records[:n_chunks, 1] = fence_rows
-    records[n_chunks, 1] = n_rows
-    records[:, 2] = offsets
-    rec_arr = dgroup.create_array(
-        "records", shape=(records.size,), chunks=(records.size,), dtype="uint64", compressors=None, fill_value=0
-    )
-    rec_arr[:] = records.ravel()
-    return {
-        "encoding": "blob",
-        "array": "directory/blob",
-        "records": "directory/records",
-        "n_records": int(n_chunks),
-        "entries_per_record": int(ch),
-        "blob_chunk": int(arr.chunks[0]),
-        "prefix_bytes": int(offsets[min(max(prefix_records, 0), n_chunks)]),
-    }
-
-
-def write_preview(
-    dgroup: zarr.Group, column: zarr.Array, levels_meta: list[dict[str, Any]], max_rows: int = PREVIEW_ROWS
-) -> dict[str, Any] | None:
-    """Write the feature codes of the coarsest levels' rows, compressed, as ``directory/preview``; return its metadata.
-
-    The preview holds the leading levels that together have at most ``max_rows`` rows: their feature (gene) codes,
-    one blosc/zstd-compressed buffer in a uint8 array, read with the index metadata when an index is opened, like
-    the directory records of those levels (``prefix_bytes`` of the blob). A gene-filtered query of those levels
-    (a viewer's overview, or the benchmark's Q2 and Q4) then reads no directory record and no feature column, only
-    the coordinates of the candidate rows of the wanted genes. Returns ``None`` when no level fits.
-    """
-    n_levels = 0
-    for lmeta in levels_meta:
-        if int(lmeta["rows"][1]) > max_rows:
-            break
-        n_levels += 1
-    rows = int(levels_meta[n_levels - 1]["rows"][1]) if n_levels else 0
-    if rows == 0:
-        return None
-    raw = np.ascontiguousarray(np.asarray(column[:rows]))
-    buf = np.frombuffer(_blosc_zstd().encode(raw), dtype=np.uint8)
-    arr = dgroup.create_array("preview", shape=buf.shape, chunks=buf.shape, dtype="uint8", compressors=None)
-    arr[:] = buf
-    return {"array": "directory/preview", "levels": n_levels, "rows": rows, "dtype": raw.dtype.str}
+DIR_BLOB_CHUNK = BLOB_CHUNK
 
 
 def quantize(values: np.ndarray, lo: float, scale: float, finest: int) -> np.ndarray:
@@ -494,9 +400,7 @@ class _BuildOptions:
     points_per_chunk: int
     seed: int
     rows_per_chunk: int
-    gene_directory_rows: int
     bucket_rows: int
-    preview_rows: int
     fingerprint: dict[str, Any] | None
     extra: dict[str, Any] | None
     progress: bool | None
@@ -511,9 +415,7 @@ def build_index(
     points_per_chunk: int = 64,
     seed: int = 0,
     rows_per_chunk: int = 1 << 20,
-    gene_directory_rows: int = 1 << 18,
     bucket_rows: int = 4_000_000,
-    preview_rows: int = PREVIEW_ROWS,
     fingerprint: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
     temp_dir: str | None = None,
@@ -595,9 +497,7 @@ def build_index(
                 points_per_chunk,
                 seed,
                 rows_per_chunk,
-                gene_directory_rows,
                 bucket_rows,
-                preview_rows,
                 fingerprint,
                 extra,
                 progress,
@@ -739,10 +639,6 @@ def _build_rest(
         bucket_starts.append(e)
         target = int(cum[e - 1]) + opts.bucket_rows
     bucket_starts_a = np.asarray(bucket_starts, dtype=np.int64)
-    gene_levels = 0
-    for lv in range(n_levels):
-        if dirs[lv]["row_start"] + int(dirs[lv]["counts"].sum()) <= max(opts.gene_directory_rows, 0):
-            gene_levels = lv + 1
     gene_spec = next((s for s in specs if s["name"] == feature_key and s["role"] == "column"), None)
     if gene_spec is not None and gene_spec["kind"] not in ("categorical", "string"):
         raise InvalidArgumentError(
@@ -806,12 +702,11 @@ def _build_rest(
             bucket_starts_a,
             all_counts,
             specs,
-            gene_levels,
+            dim,
             opts.rows_per_chunk,
             progress,
             gene_spec,
             key_bits,
-            opts.preview_rows,
         )
     except BaseException:
         try:
@@ -874,6 +769,7 @@ def _categories_array(group: zarr.Group, name: str, categories: list[Any]) -> No
         )
     if len(values):
         arr[:] = values
+    return int(arr.chunks[0])
 
 
 def _append_sorted(writers: dict[str, _ColumnWriter], specs: list[dict[str, Any]], table: pa.Table, order: Any) -> None:
@@ -888,14 +784,12 @@ def _write_buckets(
     by_bucket: dict[int, list[pa.Table | str]],
     bucket_starts: np.ndarray,
     all_counts: np.ndarray,
-    dirs: dict[int, dict[str, Any]],
-    gene_levels: int,
-    level_of_entry: np.ndarray,
-    gdir: dict[int, list[np.ndarray]],
     key_bits: tuple[int, int] | None,
     progress: bool | None,
+    runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    collect_runs: bool,
 ) -> None:
-    """Merge every bucket's spill files into storage order, append its columns and collect its gene directory runs.
+    """Merge every bucket's spill files into storage order, append its columns and collect its (cell, gene) runs.
 
     The columns of a bucket are gathered and written by one background thread while this thread reads and sorts
     the next bucket (numpy's gathers and the file writes release the GIL); one bucket is in flight at a time.
@@ -925,59 +819,47 @@ def _write_buckets(
             del tables
             e0 = int(bucket_starts[b])
             e1 = int(bucket_starts[b + 1]) if b + 1 < len(bucket_starts) else len(all_counts)
-            # rows of the coarse levels (a prefix of the sorted bucket) feed the gene directory
-            coarse_end = int(dirs[gene_levels]["entry_offset"]) if gene_levels in dirs else len(all_counts)
             if "__key" in table.column_names and key_bits is not None:
                 # every spill file is sorted by the packed key: the stable sort (timsort) merges the sorted runs; the
-                # entry of every row is in the key's top bits, and the gene is decoded for the coarse rows only
+                # entry and the gene of every row are in the key's top bits
                 key = table.column("__key").to_numpy()
                 order = np.argsort(key, kind="stable")
                 key = key[order]
                 entry_bits, gene_bits = key_bits
-                erel = (key >> np.uint64(64 - entry_bits)).astype(np.intp)
-                got = np.bincount(erel, minlength=e1 - e0)
-                cut = int(np.searchsorted(erel, max(coarse_end - e0, 0)))
-                entry = e0 + erel[:cut].astype(np.int64)
-                gmask = np.uint64((1 << gene_bits) - 1)
-                gene = ((key[:cut] >> np.uint64(64 - entry_bits - gene_bits)) & gmask).astype(np.int64) - 1
-                del key, erel
+                top = key >> np.uint64(64 - entry_bits - gene_bits)  # (entry, gene + 1): one value per run
+                del key
+                brk = np.flatnonzero(np.diff(top)) + 1
+                firsts = np.concatenate([[0], brk]).astype(np.int64)
+                top = top[firsts]
+                entry = e0 + (top >> np.uint64(gene_bits)).astype(np.int64)
+                gene = (top & np.uint64((1 << gene_bits) - 1)).astype(np.int64) - 1
+                del top
             else:  # more genes or entries than the packed key holds: sort on the full keys
                 entry = table.column("__entry").to_numpy()
                 gene = table.column("__gene").to_numpy()
                 order = np.lexsort((table.column("__rank").to_numpy(), gene, entry))
                 entry, gene = entry[order], gene[order]
-                got = np.bincount(entry - e0, minlength=e1 - e0)
-                cut = int(np.searchsorted(entry, coarse_end))
-                entry, gene = entry[:cut], gene[:cut]
+                brk = np.flatnonzero((np.diff(entry) != 0) | (np.diff(gene) != 0)) + 1
+                firsts = np.concatenate([[0], brk]).astype(np.int64)
+                entry, gene = entry[firsts].astype(np.int64), gene[firsts].astype(np.int64)
             n_bucket = len(order)
+            run_len = np.diff(np.concatenate([firsts, [n_bucket]]))
+            got = np.bincount(entry - e0, weights=run_len, minlength=e1 - e0).astype(np.int64)
             expected = all_counts[e0:e1]
             if not np.array_equal(got, expected):
                 raise PointsIndexError("internal error: the spilled rows do not match the directory counts")
             if in_flight is not None:
                 in_flight.result()
             in_flight = pool.submit(_append_sorted, writers, specs, table, order)
-            # gene directory of the coarse levels: one entry per (cell, gene) run
-            lev = level_of_entry[entry]
-            sel = lev < gene_levels
-            if np.any(sel):
-                idx = np.flatnonzero(sel)
-                e_s, g_s = entry[idx], gene[idx]
-                brk = np.concatenate([[True], (e_s[1:] != e_s[:-1]) | (g_s[1:] != g_s[:-1])])
-                starts = idx[brk]
-                ends = np.concatenate([starts[1:], [idx[-1] + 1]])
-                # runs are contiguous because coarse levels come first in entry order
-                for lv in np.unique(lev[starts]):
-                    m = lev[starts] == lv
-                    gdir[int(lv)].append(
-                        np.stack(
-                            [
-                                entry[starts[m]] - dirs[int(lv)]["entry_offset"],
-                                gene[starts[m]].astype(np.int64),
-                                row + starts[m],
-                                ends[m] - starts[m],
-                            ]
-                        )
+            # the (cell, gene) runs of the bucket, compactly, for the gene directory (starts follow from the counts)
+            if collect_runs:
+                runs.append(
+                    (
+                        entry.astype(np.uint32 if len(all_counts) < 1 << 32 else np.int64),
+                        gene.astype(np.int16 if int(gene.max(initial=0)) < 1 << 15 else np.int32),
+                        run_len.astype(np.uint32 if n_bucket < 1 << 32 else np.int64),
                     )
+                )
             row += n_bucket
         if in_flight is not None:
             in_flight.result()
@@ -991,12 +873,11 @@ def _write_version(
     bucket_starts: np.ndarray,
     all_counts: np.ndarray,
     specs: list[dict[str, Any]],
-    gene_levels: int,
+    dim: int,
     rows_per_chunk: int,
     progress: bool | None,
     gene_spec: dict[str, Any] | None = None,
     key_bits: tuple[int, int] | None = None,
-    preview_rows: int = PREVIEW_ROWS,
 ) -> dict[str, Any]:
     chunk = max(min(rows_per_chunk, n), 1)
     n_genes = len(gene_spec["_categories"]) if gene_spec is not None else 1
@@ -1016,102 +897,159 @@ def _write_version(
         writers[spec["array"]] = _ColumnWriter(arr, chunk)
         if spec["kind"] in ("categorical", "string"):
             _categories_array(cats, spec["array"], spec["_categories"])
-    levels_meta = []
     dgroup = vgroup.create_group("directory")
-    gdir: dict[int, list[np.ndarray]] = {lv: [] for lv in range(gene_levels)}
-    level_of_entry = (
-        np.concatenate([np.full(len(dirs[lv]["codes"]), lv, dtype=np.int16) for lv in sorted(dirs)])
-        if dirs
-        else np.zeros(0, np.int16)
-    )
+    runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     _write_buckets(
-        writers,
-        specs,
-        by_bucket,
-        bucket_starts,
-        all_counts,
-        dirs,
-        gene_levels,
-        level_of_entry,
-        gdir,
-        key_bits,
-        progress,
+        writers, specs, by_bucket, bucket_starts, all_counts, key_bits, progress, runs, gene_spec is not None
     )
     for w in writers.values():
         w.close()
-    # one directory for all levels, two arrays: Morton-code deltas and row counts per (level, cell). Every level
-    # starts on a chunk boundary, so that a chunk belongs to one level; deltas restart at every chunk (its fence).
-    ch = DIR_CHUNK
-    all_deltas, all_counts_, chunk0 = [], [], 0
-    fence_codes_all: list[np.ndarray] = [np.zeros(0, np.uint64)]
-    fence_rows_all: list[np.ndarray] = [np.zeros(0, np.uint64)]
-    gene_rows: list[np.ndarray] = []
-    gene_offsets: list[np.ndarray] = []
+    levels_meta, directory = _write_cell_directory(dgroup, dirs, dim, n)
+    if gene_spec is not None:
+        directory["genes"] = _write_gene_directory(dgroup, dirs, runs, n_genes)
+    return {"levels": levels_meta, "columns": specs, "directory": directory}
+
+
+def _even_chunk(n: int, largest: int) -> int:
+    """A chunk size of at most ``largest`` that splits ``n`` items evenly (zarr stores the last chunk in full)."""
+    k = max(-(-n // largest), 1)
+    return max(-(-n // k), 1)
+
+
+def _table_array(group: zarr.Group, name: str, values: np.ndarray) -> int:
+    """An uncompressed uint64 table, so that a range of entries is an exact byte range."""
+    arr = group.create_array(
+        name,
+        shape=(len(values),),
+        chunks=(_even_chunk(len(values), TABLE_CHUNK),),
+        dtype="uint64",
+        compressors=None,
+        fill_value=0,
+        config={"write_empty_chunks": True},
+    )
+    if len(values):
+        arr[:] = values
+    return int(arr.chunks[0])
+
+
+def _blob_array(group: zarr.Group, name: str, records: list[bytes]) -> int:
+    """Concatenated records as an uncompressed uint8 array; returns its chunk size in bytes."""
+    blob = np.frombuffer(b"".join(records), dtype=np.uint8)
+    arr = group.create_array(
+        name,
+        shape=(len(blob),),
+        chunks=(_even_chunk(len(blob), DIR_BLOB_CHUNK),),
+        dtype="uint8",
+        compressors=None,
+        fill_value=0,
+        config={"write_empty_chunks": True},
+    )
+    if len(blob):
+        arr[:] = blob
+    return int(arr.chunks[0])
+
+
+def _write_cell_directory(
+    dgroup: zarr.Group, dirs: dict[int, dict[str, Any]], dim: int, n: int
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Write the cell directory (see :mod:`._directory`); return the levels' metadata and the directory's."""
+    levels_meta: list[dict[str, Any]] = []
+    tables: list[np.ndarray] = []
+    records: list[bytes] = []
+    first_block, offset = 0, 0
     for lv in sorted(dirs):
         d = dirs[lv]
-        codes, counts = d["codes"], d["counts"]
-        n_entries = len(codes)
-        fence_idx = np.arange(0, n_entries, ch)
-        deltas = codes.copy()
-        if n_entries:
-            deltas[1:] = codes[1:] - codes[:-1]
-            deltas[fence_idx] = 0
-        n_chunks = -(-n_entries // ch)
-        pad = n_chunks * ch - n_entries
-        all_deltas += [deltas, np.zeros(pad, np.uint64)]
-        all_counts_ += [counts, np.zeros(pad, np.int64)]
-        fence_codes_all.append(codes[fence_idx].astype(np.uint64))
-        fence_rows_all.append(d["starts"][fence_idx].astype(np.uint64))
-        lmeta: dict[str, Any] = {
-            "level": lv,
-            "rows": [int(d["row_start"]), int(d["row_start"] + counts.sum())],
-            "entries": n_entries,
-            "first_chunk": chunk0,
-            "max_count": int(counts.max(initial=0)),
-            "dir_chunk": ch,
-            "gene_directory": lv < gene_levels,
-        }
-        chunk0 += n_chunks
-        if lv < gene_levels:
-            rows_ = np.concatenate(gdir[lv], axis=1) if gdir[lv] else np.zeros((4, 0), np.int64)
-            # gene-major: the (cell, gene) runs of one gene are contiguous, in Morton order of their cells
-            rows_ = rows_[:, np.lexsort((rows_[0], rows_[1]))] if rows_.shape[1] else rows_
-            lmeta["gene_runs"] = int(rows_.shape[1])
-            base = sum(r.shape[1] for r in gene_rows)
-            gene_offsets.append(base + np.searchsorted(rows_[1], np.arange(n_genes + 1)).astype(np.int64))
-            gene_rows.append(rows_)
-        levels_meta.append(lmeta)
-    deltas_a = np.concatenate(all_deltas) if all_deltas else np.zeros(0, np.uint64)
-    counts_a = np.concatenate(all_counts_) if all_counts_ else np.zeros(0, np.int64)
-    preview = write_preview(dgroup, cols[gene_spec["array"]], levels_meta, preview_rows) if gene_spec else None
-    directory = write_directory_blob(
-        dgroup,
-        deltas_a,
-        counts_a,
-        ch,
-        np.concatenate(fence_codes_all),
-        np.concatenate(fence_rows_all),
-        n,
-        (int(levels_meta[preview["levels"]]["first_chunk"]) if preview["levels"] < len(levels_meta) else chunk0)
-        if preview
-        else 0,
-    )
-    if preview is not None:
-        directory["preview"] = preview
-    if gene_levels:
-        gg = dgroup.create_group("genes")
-        rows_ = np.concatenate(gene_rows, axis=1)
-        offsets = np.stack(gene_offsets)
-        off = gg.create_array(
-            "offsets", shape=offsets.shape, chunks=offsets.shape, dtype="int64", compressors=_compressor()
+        bits, rows, offsets, recs, widths = encode_cell_directory(d["codes"], d["counts"], int(d["row_start"]), lv, dim)
+        tables.append(np.stack([rows, offsets + np.uint64(offset)], axis=1).ravel())
+        records.append(recs)
+        offset += len(recs)
+        levels_meta.append(
+            {
+                "level": lv,
+                "rows": [int(d["row_start"]), int(d["row_start"] + d["counts"].sum())],
+                "entries": len(d["codes"]),
+                "max_count": int(d["counts"].max(initial=0)),
+                "block_bits": bits,
+                "first_block": first_block,
+                "record_widths": widths,
+            }
         )
-        off[:] = offsets
-        gch = max(min(GENE_CHUNK, rows_.shape[1]), 1)
-        for i, key, dt in ((0, "entry", "uint32"), (2, "start", "int64"), (3, "count", "uint32")):
-            arr = gg.create_array(key, shape=(rows_.shape[1],), chunks=(gch,), dtype=dt, compressors=_compressor())
-            if rows_.shape[1]:
-                arr[:] = rows_[i].astype(dt)
-    return {"levels": levels_meta, "columns": specs, "directory": directory}
+        first_block += len(rows)  # the level's blocks and its closing entry
+    table_chunk = _table_array(dgroup, "blocks", np.concatenate(tables) if tables else np.zeros(0, np.uint64))
+    chunk = _blob_array(dgroup, "blob", records)
+    return levels_meta, {
+        "encoding": "blocks",
+        "blocks": "directory/blocks",
+        "blob": "directory/blob",
+        "table_chunk": table_chunk,
+        "blob_chunk": chunk,
+    }
+
+
+def _write_gene_directory(
+    dgroup: zarr.Group,
+    dirs: dict[int, dict[str, Any]],
+    runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    n_genes: int,
+) -> dict[str, Any]:
+    """Write the gene directory (see :mod:`._directory`): the (cell, gene) runs of every level, gene-major.
+
+    The runs (about one per point on the fine levels) are kept as narrow arrays, and their records are encoded a
+    group of genes at a time, so that the sort's memory is that of one group (the out-of-core build's bound).
+    """
+
+    def column(i: int) -> np.ndarray:
+        out = np.concatenate([r[i] for r in runs]) if runs else np.zeros(0, np.uint32)
+        for r in runs:  # free the pieces as soon as they are copied
+            r[i] = None
+        return out
+
+    runs_l = [list(r) for r in runs]
+    runs.clear()
+    runs = runs_l  # type: ignore[assignment]
+    entry, gene, count = column(0), column(1), column(2)
+    del runs_l
+    # runs arrive in storage order and tile the rows: their first rows are the running sum of their counts
+    total = int(count.sum(dtype=np.int64))
+    start = np.empty(len(count), dtype=np.uint32 if total < 1 << 32 else np.int64)
+    if len(count):
+        start[0] = 0
+        np.cumsum(count[:-1], dtype=start.dtype, out=start[1:])
+    entry_offsets = np.asarray([int(dirs[lv]["entry_offset"]) for lv in sorted(dirs)], dtype=np.int64)
+    codes_all = np.concatenate([dirs[lv]["codes"] for lv in sorted(dirs)]) if dirs else np.zeros(0, np.uint64)
+    if len(gene) and (gene.min() < 0 or gene.max() >= n_genes):
+        raise PointsIndexError("internal error: a gene code is outside the categories")
+    n_levels = len(entry_offsets)
+    records: list[bytes] = []
+    group = max(1, (1 << 22) * n_genes // max(len(gene), 1))  # about 4M runs per group
+    for g0 in range(0, n_genes, group):
+        g1 = min(g0 + group, n_genes)
+        sel = np.flatnonzero((gene >= g0) & (gene < g1))
+        # a stable sort by gene keeps every gene's runs in storage (level, code) order
+        order = sel[np.argsort(gene[sel], kind="stable")]
+        del sel
+        per_gene = np.bincount(gene[order] - g0, minlength=g1 - g0)
+        ent = entry[order]
+        firsts = np.concatenate([[0], np.cumsum(per_gene)])
+        bounds = np.concatenate(
+            [firsts[k] + np.searchsorted(ent[firsts[k] : firsts[k + 1]], entry_offsets) for k in range(g1 - g0)]
+            + [firsts[-1:]]
+        )
+        records += encode_gene_directory(codes_all[ent], start[order], count[order], bounds)
+        del order, ent
+    if len(records) != n_genes * n_levels:
+        raise PointsIndexError("internal error: the gene directory has the wrong number of records")
+    sizes = np.asarray([len(r) for r in records], dtype=np.int64)
+    gg = dgroup.create_group("genes")
+    table_chunk = _table_array(gg, "table", np.concatenate([[0], np.cumsum(sizes)]).astype(np.uint64))
+    chunk = _blob_array(gg, "blob", records)
+    return {
+        "table": "directory/genes/table",
+        "blob": "directory/genes/blob",
+        "table_chunk": table_chunk,
+        "blob_chunk": chunk,
+        "n_genes": int(n_genes),
+    }
 
 
 def content_fingerprint(parts: Iterable[tuple[str, int, bytes]]) -> str:

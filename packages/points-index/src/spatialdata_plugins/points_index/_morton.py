@@ -63,6 +63,16 @@ def morton(cells: list[np.ndarray]) -> np.ndarray:
     return out
 
 
+def unmorton(codes: np.ndarray, dim: int, bits: int) -> list[np.ndarray]:
+    """Integer cell coordinates of Morton ``codes`` of ``bits`` bits per axis (the inverse of :func:`morton`)."""
+    codes = np.asarray(codes, dtype=np.uint64)
+    out = [np.zeros(len(codes), dtype=np.int64) for _ in range(dim)]
+    for b in range(bits):
+        for i in range(dim):
+            out[i] |= ((codes >> np.uint64(b * dim + i)) & np.uint64(1)).astype(np.int64) << b
+    return out
+
+
 def splitmix64(x: np.ndarray) -> np.ndarray:
     """The splitmix64 finaliser: a fast, well-mixed 64-bit hash (counter-based random numbers)."""
     with np.errstate(over="ignore"):

@@ -18,15 +18,18 @@ from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 
 from spatialdata_plugins.points_index._build import ATTRS_KEY, FORMAT_NAME, FORMAT_VERSION, INDEX_GROUP, quantize
+from spatialdata_plugins.points_index._directory import decode_cell_record, decode_gene_record, range_requests
 from spatialdata_plugins.points_index._errors import (
     CorruptIndexError,
     IndexNotFoundError,
     InvalidArgumentError,
     UnknownGeneError,
 )
-from spatialdata_plugins.points_index._morton import box_code_ranges, coarsen_ranges
+from spatialdata_plugins.points_index._morton import box_code_ranges, coarsen_ranges, morton, unmorton
 
 MAX_CONCURRENCY = 32
+BLOCK_CACHE = 1 << 16
+"""Decoded cell-directory blocks kept by an opened index (a viewer serving many tiles reuses them)."""
 COALESCE_BYTES = 0
 """Default: byte ranges of a column separated by at most this many bytes are read as one request."""
 MAX_REQUESTS: int | str | None = "auto"
@@ -141,15 +144,8 @@ def fetch_ranges(store: Store, requests: list[tuple[str, int, int]], missing_ok:
     return sync(run()) if requests else []
 
 
-def byte_range_requests(array_key: str, chunk: int, start: int, stop: int) -> list[tuple[str, int, int]]:
-    """Requests for bytes ``[start, stop)`` of an uncompressed 1-D uint8 zarr array, split at its chunks."""
-    requests = []
-    while start < stop:
-        k = start // chunk
-        end = min(stop, (k + 1) * chunk)
-        requests.append((f"{array_key}/c/{k}", start - k * chunk, end - k * chunk))
-        start = end
-    return requests
+byte_range_requests = range_requests
+"""Requests for bytes ``[start, stop)`` of an uncompressed 1-D uint8 zarr array, split at its chunks."""
 
 
 def read_json(store: Store, key: str) -> dict[str, Any] | None:
@@ -221,6 +217,16 @@ def positions_to_runs(pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts.astype(np.int64), ends.astype(np.int64)
 
 
+def _in_ranges(codes: np.ndarray, ranges: np.ndarray) -> np.ndarray:
+    """Which ``codes`` fall in one of the sorted, disjoint half-open ``ranges`` (rows ``[start, stop)``)."""
+    if len(ranges) == 0 or len(codes) == 0:
+        return np.zeros(len(codes), dtype=bool)
+    i = np.searchsorted(ranges[:, 0], codes, side="right") - 1
+    ok = i >= 0
+    ok[ok] = codes[ok] < ranges[i[ok], 1]
+    return ok
+
+
 class PointsIndex:
     """An opened points index (metadata cached; data read on demand by :meth:`query`).
 
@@ -264,13 +270,13 @@ class PointsIndex:
             local = _local_root(store) is not None or supports_sync_reads(store)
             max_requests = None if local else REMOTE_MAX_REQUESTS
         self.max_requests = None if max_requests is None else int(max_requests)
-        self._dir_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        self._gene_cache: dict[tuple[int, int], np.ndarray] = {}
+        self._block_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._gene_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._gene_table_cache: dict[tuple[int, int, int], np.ndarray] = {}
         self._cat_cache: dict[str, np.ndarray] = {}
         self._group: zarr.Group | None = None
         self._arrays: dict[str, zarr.Array] = {}
         self._metas: dict[str, dict[str, Any]] = {}
-        self._fence_cache: dict[int, np.ndarray] = {}
         self._dtype_cache: dict[str, pd.CategoricalDtype] = {}
         try:
             self.axes: list[str] = list(meta["axes"])
@@ -284,24 +290,20 @@ class PointsIndex:
             self.rows_per_chunk = max(min(int(meta["rows_per_chunk"]), self.n_rows), 1)
         except (KeyError, TypeError, ValueError) as exc:
             raise CorruptIndexError(f"the points index at {self.path!r} has malformed metadata ({exc!r})") from exc
-        if meta.get("format") != FORMAT_NAME or int(meta.get("version", -1)) > FORMAT_VERSION:
+        if meta.get("format") != FORMAT_NAME:
+            raise CorruptIndexError(f"{self.path!r} is not a points index (format {meta.get('format')!r})")
+        if int(meta.get("version", -1)) != FORMAT_VERSION:
             raise CorruptIndexError(
-                f"{self.path!r} is not a points index this version can read "
-                f"(format {meta.get('format')!r}, version {meta.get('version')!r})"
+                f"the points index at {self.path!r} has format version {meta.get('version')!r}; this version of "
+                f"spatialdata-plugins-points-index reads version {FORMAT_VERSION} only: rebuild the index with "
+                "build_points_index (or `spatialdata-plugins points-index build`)"
             )
-        self.feature_key: str | None = meta.get("feature_key")
         directory = meta.get("directory")
-        self._records: np.ndarray | None = None  # per record: fence code, fence row, byte offset (format 2)
-        self._blob: dict[str, Any] | None = (
-            directory if isinstance(directory, dict) and directory.get("encoding") == "blob" else None
-        )
+        if not isinstance(directory, dict) or directory.get("encoding") != "blocks":
+            raise CorruptIndexError(f"the points index at {self.path!r} has no cell directory in its metadata")
+        self.feature_key: str | None = meta.get("feature_key")
         self._by_name = {c["name"]: c for c in self.columns if c["role"] == "column"}
         self._index_spec = next(c for c in self.columns if c["role"] == "index")
-        # the preview: feature codes of the first rows (whole coarse levels), read on opening (see write_preview)
-        preview = self._blob.get("preview") if self._blob is not None else None
-        self._preview_meta: dict[str, Any] | None = preview if isinstance(preview, dict) else None
-        self._preview: np.ndarray | None = None
-        self.preview_levels = 0
 
     # ------------------------------------------------------------------ metadata
 
@@ -322,7 +324,8 @@ class PointsIndex:
     ) -> PointsIndex:
         """Open the index stored under ``<parent_path>/points_index`` of ``store``.
 
-        Reads two small JSON documents (the index group's and the current version's ``zarr.json``), nothing else.
+        Reads two small JSON documents (the index group's and the current version's ``zarr.json``), nothing else:
+        the directories, the gene names and the columns are read when a query needs them.
         """
         index_path = f"{parent_path.strip('/')}/{INDEX_GROUP}".strip("/")
         head_doc = read_json(store, f"{index_path}/zarr.json")
@@ -338,81 +341,7 @@ class PointsIndex:
         meta = (vdoc.get("attributes") or {}).get(ATTRS_KEY)
         if not isinstance(meta, dict):
             raise CorruptIndexError(f"{vpath!r} has no index metadata")
-        out = cls(store, vpath, meta, coalesce_bytes, max_requests)
-        out.preload()
-        return out
-
-    def preload(self) -> None:
-        """Read the index metadata every query needs, in one batch.
-
-        That is the gene names (the categories of the feature column: their ``zarr.json``, then their chunk), the
-        directory's record table (format 2) or the directory arrays' ``zarr.json`` (format 1). With the two group
-        documents read by :meth:`from_path`, this is the "one read of the index metadata" of the benchmark; queries
-        then read only directory records and column ranges.
-        """
-        keys = [] if self._blob is not None else ["directory/dcodes", "directory/counts"]
-        spec = self._by_name.get(self.feature_key) if self.feature_key else None
-        cat_key = (
-            f"categories/{spec['array']}" if spec is not None and spec["kind"] in ("categorical", "string") else None
-        )
-        if cat_key:
-            keys.append(cat_key)
-        wanted = [k for k in keys if k not in self._metas]
-        requests = [(f"{self.path}/{k}/zarr.json", 0, -1) for k in wanted]
-        table_key = None
-        if self._blob is not None and self._blob.get("records") and self._records is None:
-            table_key = f"{self.path}/{self._blob['records']}/c/0"
-            requests.append((table_key, 0, -1))
-        n_meta = len(requests)
-        preview = self._preview_meta if self._preview is None and table_key is not None else None
-        if preview is not None:  # the preview's codes, then the directory records of its levels (a blob prefix)
-            requests.append((f"{self.path}/{preview['array']}/c/0", 0, -1))
-            requests += self._blob_requests(0, int(self._blob.get("prefix_bytes", 0)))
-        blobs = fetch_ranges(self.store, requests, missing_ok=True)
-        extra, blobs = blobs[n_meta:], blobs[:n_meta]
-        for key, blob in zip(wanted, blobs[: len(wanted)], strict=True):
-            if blob is not None:
-                try:
-                    self._metas[key] = json.loads(blob)
-                except ValueError as exc:
-                    raise CorruptIndexError(f"{key!r} has invalid metadata ({exc})") from exc
-        if cat_key and self.feature_key:
-            self.categories(self.feature_key)
-        if table_key is not None:
-            raw = blobs[-1]
-            n = int(self._blob.get("n_records", 0)) + 1
-            table = np.zeros(3 * n, "<u8") if raw is None else np.frombuffer(raw, dtype="<u8")
-            if table.size != 3 * n:
-                raise CorruptIndexError(f"the directory's record table {table_key!r} has the wrong size")
-            self._records = table.reshape(n, 3)
-        if preview is not None:
-            if any(b is None for b in extra[1:]):
-                raise CorruptIndexError("the directory records of the index preview are missing")
-            self._load_preview(preview, extra[0], b"".join(extra[1:]))
-
-    def _load_preview(self, preview: dict[str, Any], codes_raw: bytes | None, prefix: bytes) -> None:
-        """Decode the preview: the feature codes of its rows and the directory records of its levels."""
-        import numcodecs
-
-        try:
-            n_levels, rows = int(preview["levels"]), int(preview["rows"])
-            codes = np.frombuffer(numcodecs.blosc.decompress(codes_raw), dtype=np.dtype(preview["dtype"]))
-        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-            raise CorruptIndexError(f"the index preview cannot be read ({exc!r})") from exc
-        level_end = int(self.levels[n_levels - 1]["rows"][1]) if 0 < n_levels <= len(self.levels) else -1
-        if len(codes) != rows or level_end != rows:
-            raise CorruptIndexError("the index preview does not match the index levels")
-        keys = [(lv, j) for lv in range(n_levels) for j in range(self._n_records(lv))]
-        if keys:
-            assert self._records is not None
-            offsets = self._records[:, 2]
-            chunk_ids, lengths = self._record_ids(keys)
-            if len(prefix) < int(offsets[chunk_ids[-1] + 1]):
-                raise CorruptIndexError("the directory records of the index preview are truncated")
-            pieces = [prefix[int(offsets[k]) : int(offsets[k + 1])] for k in chunk_ids]
-            self._decode_records(keys, lengths, self._decompress_records(chunk_ids, pieces))
-        self._preview = codes
-        self.preview_levels = n_levels
+        return cls(store, vpath, meta, coalesce_bytes, max_requests)
 
     @property
     def group(self) -> zarr.Group:
@@ -529,199 +458,356 @@ class PointsIndex:
                 raise CorruptIndexError(f"the index array {key!r} is missing") from exc
         return self._arrays[key]
 
-    def _prefetch(self, wanted: list[tuple[int, int]]) -> None:
-        """Read the directory chunks ``(level, j)`` not cached yet in one batch, and decode them together."""
-        missing = sorted({k for k in wanted if k not in self._dir_cache})
-        if not missing:
-            return
-        chunk_ids, lengths = self._record_ids(missing)
-        if self._blob is not None:
-            raw = self._read_records(chunk_ids)
-        else:  # format version 1: two chunked zarr arrays
-            raw = self._read_chunks(["directory/dcodes", "directory/counts"], chunk_ids)
-            if raw is None:  # an encoding this reader does not decode by itself: let zarr read it
-                raw = self._zarr_chunks(missing, lengths)
-        self._decode_records(missing, lengths, raw)
+    # ------------------------------------------------------------------ grid and rows (for viewers)
 
-    def _zarr_chunks(self, keys: list[tuple[int, int]], lengths: list[int]) -> list[list[np.ndarray]]:
-        """Version-1 directory chunks read through zarr, padded to the chunk size like the decoded ones."""
-        deltas, counts = [], []
-        for (level, j), n in zip(keys, lengths, strict=True):
-            ch = int(self.levels[level]["dir_chunk"])
-            first = (int(self.levels[level]["first_chunk"]) + j) * ch
-            idx = np.arange(first, first + n, dtype=np.int64)
-            for out, key in ((deltas, "directory/dcodes"), (counts, "directory/counts")):
-                piece = np.zeros(ch, dtype=np.uint64 if key.endswith("dcodes") else np.int64)
-                piece[:n] = np.asarray(self._array(key).get_coordinate_selection(idx))
-                out.append(piece)
-        return [deltas, counts]
+    @property
+    def bounds(self) -> tuple[list[float], list[float]]:
+        """The cube the grid of every level divides: ``(lower corner, upper corner)``, one value per axis.
 
-    def _n_records(self, level: int) -> int:
-        lmeta = self.levels[level]
-        return -(-int(lmeta["entries"]) // int(lmeta["dir_chunk"]))
-
-    def _record_ids(self, keys: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
-        """Record numbers and entry counts of the directory chunks ``(level, j)``."""
-        chunk_ids, lengths = [], []
-        for level, j in keys:
-            lmeta = self.levels[level]
-            n = min(int(lmeta["dir_chunk"]), int(lmeta["entries"]) - j * int(lmeta["dir_chunk"]))
-            if n <= 0:
-                raise CorruptIndexError(f"the directory of level {level} has no chunk {j}")
-            lengths.append(n)
-            chunk_ids.append(int(lmeta["first_chunk"]) + j)
-        return chunk_ids, lengths
-
-    def _blob_requests(self, a: int, b: int) -> list[tuple[str, int, int]]:
-        """Requests for bytes ``[a, b)`` of the directory blob (split at its zarr chunks)."""
-        assert self._blob is not None
-        return byte_range_requests(f"{self.path}/{self._blob['array']}", int(self._blob["blob_chunk"]), a, b)
-
-    def _read_records(self, chunk_ids: list[int]) -> list[list[np.ndarray]]:
-        """Directory records ``chunk_ids`` of the blob (format version 2): ``[deltas per record], [counts ...]``."""
-        blob = self._blob
-        assert blob is not None
-        offsets = self._records[:, 2] if self._records is not None else blob["offsets"]
-        requests: list[tuple[str, int, int]] = []
-        pieces: list[int] = []
-        for k in chunk_ids:
-            if not 0 <= k < len(offsets) - 1:
-                raise CorruptIndexError(f"the directory has no record {k}")
-            first = len(requests)
-            requests += self._blob_requests(int(offsets[k]), int(offsets[k + 1]))
-            pieces.append(len(requests) - first)
-        blobs = fetch_ranges(self.store, requests)
-        ends = np.cumsum(pieces).astype(int)
-        raw = [b"".join(blobs[b - n : b]) for n, b in zip(pieces, ends, strict=True)]
-        return self._decompress_records(chunk_ids, raw)
-
-    @staticmethod
-    def _decompress_records(chunk_ids: list[int], raw: list[bytes]) -> list[list[np.ndarray]]:
-        """Decompress directory records into ``[deltas per record], [counts per record]``."""
-        import numcodecs
-
-        deltas, counts = [], []
-        for k, data in zip(chunk_ids, raw, strict=True):
-            try:
-                rec = np.frombuffer(numcodecs.blosc.decompress(data), dtype="<u8")
-            except (RuntimeError, ValueError) as exc:
-                raise CorruptIndexError(f"the directory record {k} cannot be decoded ({exc})") from exc
-            half = len(rec) // 2
-            deltas.append(rec[:half])
-            counts.append(rec[half:])
-        return [deltas, counts]
-
-    def _read_chunks(self, keys: list[str], chunk_ids: list[int]) -> list[list[np.ndarray]] | None:
-        """Whole chunks ``chunk_ids`` of the 1-D arrays ``keys`` in one batch, or ``None`` (read through zarr)."""
-        if not all(self._decodable(key) for key in keys):
-            return None
-        return self._read_many(keys, chunk_ids)
-
-    def _decode_records(self, keys: list[tuple[int, int]], lengths: list[int], raw: list[list[np.ndarray]]) -> None:
-        """Decode directory records ``(level, j)`` all at once: codes from deltas, row starts from counts.
-
-        Every record is checked against its fences (the first code and first row of the record and of the next one):
-        its counts must add up to the rows between them, and its codes must increase.
+        Level ``l`` divides it into ``2**l`` cells per axis; cells are half-open, ``[lo, hi)``.
         """
-        width = max(len(r) for r in raw[0])
-        if any(len(r) != width for r in raw[0] + raw[1]):
-            raise CorruptIndexError("the directory records have different sizes")
-        deltas = np.stack(raw[0]).astype(np.uint64)
-        counts = np.stack(raw[1]).astype(np.int64)
-        n = np.asarray(lengths, dtype=np.int64)
-        valid = np.arange(width)[None, :] < n[:, None]
-        deltas[~valid] = 0
-        counts[~valid] = 0
-        if self._records is not None:
-            ids = np.asarray([int(self.levels[level]["first_chunk"]) + j for level, j in keys], dtype=np.int64)
-            fence_a = self._records[ids, 0].astype(np.uint64)
-            fence_row_a = self._records[ids, 1].astype(np.int64)
-            nxt = self._records[ids + 1, 1].astype(np.int64)
+        side = (1 << self.finest) / self.scale
+        return list(self.lo), [v + side for v in self.lo]
+
+    @property
+    def points_per_chunk(self) -> int:
+        """The build's ``points_per_chunk``: the most points a cell receives on the levels that sample."""
+        return int(self.meta.get("points_per_chunk") or 64)
+
+    @property
+    def seed(self) -> int:
+        """The seed of the build's sampling."""
+        return int(self.meta.get("seed") or 0)
+
+    def grid_shape(self, level: int) -> tuple[int, ...]:
+        """Number of cells per axis of ``level`` (``2**level`` on every axis).
+
+        Parameters
+        ----------
+        level
+            A level of the index, 0 (coarsest) to ``n_levels - 1``.
+
+        Returns
+        -------
+        tuple of int
+            The grid shape, one entry per axis (in the order of :attr:`axes`).
+        """
+        self._levels(int(level), None)
+        return (1 << int(level),) * self.dim
+
+    def cell_size(self, level: int) -> float:
+        """Side of a cell of ``level`` in the points' coordinates (the same on every axis)."""
+        self._levels(int(level), None)
+        return (1 << (self.finest - int(level))) / self.scale
+
+    def level_summary(self) -> pd.DataFrame:
+        """One row per level: its number of points, of non-empty cells and the most points in one cell.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``level``, ``rows``, ``cells``, ``max_count`` (from the index metadata; reads nothing).
+        """
+        return pd.DataFrame(
+            {
+                "level": [int(lv["level"]) for lv in self.levels],
+                "rows": self.level_rows(),
+                "cells": [int(lv["entries"]) for lv in self.levels],
+                "max_count": [int(lv.get("max_count", 0)) for lv in self.levels],
+            }
+        )
+
+    def cells(self, level: int, bbox: Any = None) -> pd.DataFrame:
+        """The non-empty cells of ``level`` overlapping ``bbox``, with their rows.
+
+        Parameters
+        ----------
+        level
+            The level, 0 (coarsest) to ``n_levels - 1``.
+        bbox
+            A box as in :meth:`query` (``None``: every cell). A cell is returned when it overlaps the box; its
+            points may lie outside it.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per cell, in storage (Morton) order: its grid coordinates ``cell_<axis>`` (integers,
+            ``0 .. 2**level - 1``), ``start`` (its first row in storage order) and ``count`` (its number of points).
+            The cell's rows are ``start .. start + count - 1``; read them with :meth:`read_rows`.
+
+        Examples
+        --------
+        >>> cells = index.cells(3, bbox=(0, 0, 500, 500))  # doctest: +SKIP
+        >>> frame = index.read_rows(cells["start"], cells["start"] + cells["count"])  # doctest: +SKIP
+        """
+        levels = self._levels(int(level), None)
+        blo, bhi = self._parse_bbox(bbox)
+        upper = self.bounds[1]
+        clo = [max(blo[i], self.lo[i]) for i in range(self.dim)]
+        chi = [min(bhi[i], upper[i]) for i in range(self.dim)]
+        names = [f"cell_{a}" for a in self.axes]
+        if any(a > b for a, b in zip(clo, chi, strict=True)) or self.n_rows == 0:
+            codes = np.zeros(0, np.uint64)
+            starts = counts = np.zeros(0, np.int64)
         else:
-            fence, fence_row, nxt_l = [], [], []
-            for level, j in keys:
-                lmeta = self.levels[level]
-                try:
-                    fence.append(int(lmeta["fences"][j]))
-                    fence_row.append(int(lmeta["fence_rows"][j]))
-                except (KeyError, IndexError) as exc:
-                    raise CorruptIndexError(f"the directory of level {level} is missing from the index") from exc
-                rows = lmeta["fence_rows"]
-                nxt_l.append(int(rows[j + 1]) if j + 1 < len(rows) else int(lmeta["rows"][1]))
-            fence_a = np.asarray(fence, dtype=np.uint64)
-            fence_row_a = np.asarray(fence_row, dtype=np.int64)
-            nxt = np.asarray(nxt_l, dtype=np.int64)
-        # the counts of a record must add up to the rows between its fence and the next one; codes must increase
-        bad = counts.sum(axis=1) != nxt - fence_row_a
-        bad |= np.any((deltas[:, 1:] == 0) & valid[:, 1:], axis=1)
-        if bad.any():
-            level, j = keys[int(np.flatnonzero(bad)[0])]
-            raise CorruptIndexError(f"the directory of level {level} is inconsistent (chunk {j})")
-        codes = fence_a[:, None] + np.cumsum(deltas, axis=1, dtype=np.uint64)
-        starts = fence_row_a[:, None] + np.cumsum(counts, axis=1) - counts
-        for i, key in enumerate(keys):
-            m = int(n[i])
-            self._dir_cache[key] = (codes[i, :m], starts[i, :m], counts[i, :m])
+            qlo = [int(quantize(np.asarray([clo[i]]), self.lo[i], self.scale, self.finest)[0]) for i in range(self.dim)]
+            qhi = [int(quantize(np.asarray([chi[i]]), self.lo[i], self.scale, self.finest)[0]) for i in range(self.dim)]
+            ranges = self._box_ranges(levels, qlo, qhi)[levels[0]]
+            codes, starts, counts = self._cells_in(levels[0], ranges)
+        coords = unmorton(codes, self.dim, int(level))
+        data = dict(zip(names, coords, strict=True))
+        data.update({"start": starts.astype(np.int64), "count": counts.astype(np.int64)})
+        return pd.DataFrame(data)
 
-    def _dir_chunk(self, level: int, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if (level, j) not in self._dir_cache:
-            self._prefetch([(level, j)])
-        return self._dir_cache[(level, j)]
+    def cell_rows(self, level: int, cells: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of given cells of ``level``: ``[starts[i], stops[i])`` (empty for an empty cell).
 
-    def _gene_offsets(self, level: int) -> np.ndarray:
-        if (level, -1) not in self._gene_cache:
-            offsets = np.asarray(self._array("directory/genes/offsets")[:], dtype=np.int64)
-            for lv in range(offsets.shape[0]):
-                self._gene_cache[(lv, -1)] = offsets[lv]
-            if (level, -1) not in self._gene_cache:
-                raise CorruptIndexError(f"the gene directory of level {level} is missing from the index")
-        return self._gene_cache[(level, -1)]
+        Parameters
+        ----------
+        level
+            The level, 0 (coarsest) to ``n_levels - 1``.
+        cells
+            Integer grid coordinates, shape ``(n, dim)`` (one row per cell, axes in the order of :attr:`axes`), or
+            one cell as a sequence of ``dim`` integers. Coordinates outside the grid give empty ranges.
 
-    def _gene_runs(self, level: int, codes: np.ndarray, entries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Row runs of the requested genes in the candidate cells, from the gene-major directory of a level."""
-        offsets = self._gene_offsets(level)
-        if len(offsets) < int(codes.max()) + 2:
-            raise CorruptIndexError(f"the gene directory of level {level} has fewer genes than the index")
-        starts, ends = [], []
-        for code in codes.tolist():
-            sl = slice(int(offsets[code]), int(offsets[code + 1]))
-            if sl.start == sl.stop:
-                continue
-            entry = np.asarray(self._array("directory/genes/entry")[sl], dtype=np.int64)
-            m = np.isin(entry, entries)
-            if m.any():
-                st = np.asarray(self._array("directory/genes/start")[sl], dtype=np.int64)[m]
-                starts.append(st)
-                ends.append(st + np.asarray(self._array("directory/genes/count")[sl], dtype=np.int64)[m])
-        if not starts:
+        Returns
+        -------
+        tuple of numpy.ndarray
+            ``(starts, stops)``, int64, one entry per cell. Reads the directory blocks holding the cells (cached
+            by the opened index), nothing else.
+        """
+        (lv,) = self._levels(int(level), None)
+        arr = np.asarray(cells, dtype=np.int64)
+        if arr.ndim == 1:
+            arr = arr[None, :]
+        if arr.ndim != 2 or arr.shape[1] != self.dim:
+            raise InvalidArgumentError(f"cells must have shape (n, {self.dim}), got {np.shape(cells)}")
+        inside = np.all((arr >= 0) & (arr < (1 << lv)), axis=1)
+        starts = np.zeros(len(arr), np.int64)
+        stops = np.zeros(len(arr), np.int64)
+        if not inside.any() or int(self.levels[lv]["entries"]) == 0:
+            return starts, stops
+        codes = morton([arr[inside, i].astype(np.uint64) for i in range(self.dim)])
+        ranges = np.unique(codes)
+        ranges = np.stack([ranges, ranges + np.uint64(1)], axis=1)
+        found, st, cnt = self._cells_in(lv, ranges)
+        at = np.searchsorted(found, codes)
+        hit = at < len(found)
+        hit[hit] = found[at[hit]] == codes[hit]
+        idx = np.flatnonzero(inside)
+        starts[idx[hit]] = st[at[hit]]
+        stops[idx[hit]] = st[at[hit]] + cnt[at[hit]]
+        return starts, stops
+
+    def read_rows(
+        self, starts: Any, stops: Any, columns: Sequence[str] | None = None, *, codes: bool = False
+    ) -> pd.DataFrame:
+        """The values of rows ``[starts[i], stops[i])`` in storage order (e.g. the rows of some cells).
+
+        Parameters
+        ----------
+        starts, stops
+            Row ranges (from :meth:`cells` or :meth:`cell_rows`); empty ranges are skipped, overlapping ones are
+            an error.
+        columns
+            Columns to read (default: every column of the points and their index); ``"__index__"`` names the
+            points' own index.
+        codes
+            Return categorical and text columns as their integer codes (the positions in :meth:`categories`)
+            instead of decoding them.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The rows, indexed by their row number in storage order (name ``row``), in the order of the ranges
+            sorted by start. The points' own index is the column ``__index__`` (when requested).
+        """
+        st = np.atleast_1d(np.asarray(starts, dtype=np.int64))
+        en = np.atleast_1d(np.asarray(stops, dtype=np.int64))
+        if st.shape != en.shape or st.ndim != 1:
+            raise InvalidArgumentError("starts and stops must be 1-D and of the same length")
+        if np.any(st > en) or np.any(st < 0) or np.any(en > self.n_rows):
+            raise InvalidArgumentError(f"row ranges must satisfy 0 <= start <= stop <= {self.n_rows}")
+        keep = en > st
+        st, en = st[keep], en[keep]
+        order = np.argsort(st, kind="stable")
+        st, en = st[order], en[order]
+        if np.any(st[1:] < en[:-1]):
+            raise InvalidArgumentError("row ranges overlap")
+        if columns is None:
+            wanted = [*self._by_name, "__index__"]
+        else:
+            wanted = [columns] if isinstance(columns, str) else list(columns)
+        unknown = [c for c in wanted if c not in self._by_name and c != "__index__"]
+        if unknown:
+            raise InvalidArgumentError(f"unknown column(s) {unknown}; the points have {list(self._by_name)}")
+        specs = [self._index_spec if c == "__index__" else self._by_name[c] for c in wanted]
+        values = self.read_columns(specs, st, en) if len(st) else [np.zeros(0, np.dtype(s["dtype"])) for s in specs]
+        data = {}
+        for spec, v in zip(specs, values, strict=True):
+            name = "__index__" if spec["role"] == "index" else spec["name"]
+            data[name] = v if codes and spec["kind"] in ("categorical", "string") else self._decode(spec, v)
+        return pd.DataFrame(data, index=pd.Index(runs_to_positions(st, en), name="row"))
+
+    # ------------------------------------------------------------------ directories (format 3, read lazily)
+
+    def _fetch_pieces(self, items: list[tuple[str, int, int, int]]) -> list[bytes]:
+        """Bytes ``[start, stop)`` of uncompressed 1-D arrays, ``(array key, chunk bytes, start, stop)``, one batch."""
+        requests: list[tuple[str, int, int]] = []
+        counts = []
+        for key, chunk, start, stop in items:
+            reqs = range_requests(f"{self.path}/{key}", chunk, start, stop)
+            requests += reqs
+            counts.append(len(reqs))
+        blobs = fetch_ranges(self.store, requests)
+        out, at = [], 0
+        for n in counts:
+            out.append(b"".join(blobs[at : at + n]))
+            at += n
+        return out
+
+    def _table_item(self, key: str, chunk_entries: int, first: int, n: int) -> tuple[str, int, int, int]:
+        return (key, int(chunk_entries) * 8, int(first) * 8, int(first + n) * 8)
+
+    def _block_ranges(self, level: int, ranges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Runs ``[b0, b1)`` of the cell-directory blocks of ``level`` overlapping the Morton-code ``ranges``."""
+        bits = np.uint64(int(self.levels[level]["block_bits"]))
+        if len(ranges) == 0:
             z = np.zeros(0, np.int64)
             return z, z
-        st, en = np.concatenate(starts), np.concatenate(ends)
-        order = np.argsort(st)
-        return st[order], en[order]
+        b0 = (ranges[:, 0] >> bits).astype(np.int64)
+        b1 = ((ranges[:, 1] - np.uint64(1)) >> bits).astype(np.int64) + 1
+        return coalesce_runs(b0, np.maximum.accumulate(b1), 0)
 
-    def _gene_runs_cost(self, level: int, codes: np.ndarray, candidate_rows: int) -> bool:
-        """Whether the gene directory is likely cheaper than reading the gene column of the candidate rows.
+    def _load_blocks(self, wanted: dict[int, tuple[np.ndarray, np.ndarray]]) -> dict[tuple[int, int], Any]:
+        """The decoded cell-directory blocks ``{level: (b0, b1) runs}``; those not cached are read (two batches).
 
-        The gene directory is read in compressed chunks of ``GENE_CHUNK`` runs (about 6 bytes per run), so it pays
-        off only when the gene column of the candidate cells is larger than the chunks the genes touch.
+        Returns ``{(level, block): (codes, first rows, counts)}`` for every wanted block.
         """
-        from spatialdata_plugins.points_index._build import GENE_CHUNK
+        d = self.meta["directory"]
+        cache = self._block_cache
+        if len(cache) > BLOCK_CACHE:  # a fresh dict: other threads keep the one they hold
+            cache = self._block_cache = {}
+        out: dict[tuple[int, int], Any] = {}
+        todo: list[tuple[int, int, int]] = []
+        for level, (b0, b1) in wanted.items():
+            pos = runs_to_positions(b0, b1)
+            missing = []
+            for b in pos.tolist():
+                hit = cache.get((level, b))
+                if hit is None:
+                    missing.append(b)
+                else:
+                    out[(level, b)] = hit
+            missing = np.asarray(missing, dtype=np.int64)
+            ms, me = positions_to_runs(missing)
+            todo += [(level, int(s), int(e)) for s, e in zip(ms.tolist(), me.tolist(), strict=True)]
+        if not todo:
+            return out
+        items = [
+            self._table_item(
+                d["blocks"], d["table_chunk"], 2 * (int(self.levels[lv]["first_block"]) + s), 2 * (e - s + 1)
+            )
+            for lv, s, e in todo
+        ]
+        tables = [np.frombuffer(raw, dtype="<u8").reshape(-1, 2) for raw in self._fetch_pieces(items)]
+        blob_items, plans = [], []
+        for (lv, s, e), table in zip(todo, tables, strict=True):
+            rows, offs = table[:, 0].astype(np.int64), table[:, 1].astype(np.int64)
+            lrows = self.levels[lv]["rows"]
+            if np.any(np.diff(rows) < 0) or np.any(np.diff(offs) < 0) or rows[0] < lrows[0] or rows[-1] > lrows[1]:
+                raise CorruptIndexError(f"the cell directory table of level {lv} is inconsistent")
+            plans.append((lv, s, e, rows, offs))
+            if offs[-1] > offs[0]:
+                blob_items.append((d["blob"], int(d["blob_chunk"]), int(offs[0]), int(offs[-1])))
+        blobs = iter(self._fetch_pieces(blob_items))
+        for lv, s, e, rows, offs in plans:
+            data = next(blobs) if offs[-1] > offs[0] else b""
+            widths = [int(w) for w in self.levels[lv]["record_widths"]]
+            for i, b in enumerate(range(s, e)):
+                piece = data[offs[i] - offs[0] : offs[i + 1] - offs[0]]
+                out[(lv, b)] = cache[(lv, b)] = decode_cell_record(
+                    piece, lv, int(self.levels[lv]["block_bits"]), b, int(rows[i]), int(rows[i + 1]), widths
+                )
+        return out
 
-        total = int(self.levels[level].get("gene_runs", 0))
-        n_genes = max(len(self.categories(self.feature_key)), 1) if self.feature_key else 1
-        per_gene = total / n_genes
-        chunk = min(GENE_CHUNK, max(total, 1))
-        chunks = sum(min(-(-per_gene // chunk) + 1, -(-total // chunk)) for _ in codes.tolist())
-        itemsize = np.dtype(self._by_name[self.feature_key]["dtype"]).itemsize if self.feature_key else 1
-        return chunks * chunk * 6 + 4096 < candidate_rows * itemsize
+    def _cells_in(self, level: int, ranges: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The non-empty cells of ``level`` inside the Morton-code ``ranges``: codes, first rows, row counts.
+
+        Reads the blocks it needs (see :meth:`_load_blocks`) unless they are cached.
+        """
+        b0, b1 = self._block_ranges(level, ranges)
+        blocks = self._load_blocks({level: (b0, b1)})
+        parts = [blocks[(level, int(b))] for b in runs_to_positions(b0, b1).tolist()]
+        if not parts:
+            z = np.zeros(0, np.int64)
+            return z.astype(np.uint64), z, z
+        codes = np.concatenate([p[0] for p in parts])
+        starts = np.concatenate([p[1] for p in parts])
+        counts = np.concatenate([p[2] for p in parts])
+        keep = _in_ranges(codes, ranges)
+        return codes[keep], starts[keep], counts[keep]
+
+    def _gene_tables(self, codes: np.ndarray, l0: int, l1: int) -> dict[int, np.ndarray]:
+        """Byte offsets of the gene-directory records of ``codes`` for the levels ``l0..l1`` (and a closing one)."""
+        g = self.meta["directory"]["genes"]
+        todo = [int(c) for c in codes.tolist() if (int(c), l0, l1) not in self._gene_table_cache]
+        if todo:
+            n_levels = self.n_levels
+            items = [self._table_item(g["table"], g["table_chunk"], c * n_levels + l0, l1 - l0 + 2) for c in todo]
+            for c, raw in zip(todo, self._fetch_pieces(items), strict=True):
+                offs = np.frombuffer(raw, dtype="<u8").astype(np.int64)
+                if len(offs) != l1 - l0 + 2 or np.any(np.diff(offs) < 0):
+                    raise CorruptIndexError(f"the gene directory table of gene {c} is inconsistent")
+                self._gene_table_cache[(c, l0, l1)] = offs
+        return {int(c): self._gene_table_cache[(int(c), l0, l1)] for c in codes.tolist()}
+
+    def _load_gene_runs(self, codes: np.ndarray, levels: list[int], tables: dict[int, np.ndarray], l0: int) -> None:
+        """Read and decode the gene-directory records of ``codes`` at ``levels`` (one byte range per gene)."""
+        g = self.meta["directory"]["genes"]
+        items, plans = [], []
+        for c in codes.tolist():
+            need = [lv for lv in sorted(levels) if (int(c), lv) not in self._gene_cache]
+            if not need:
+                continue
+            offs = tables[int(c)]
+            a, b = int(offs[need[0] - l0]), int(offs[need[-1] - l0 + 1])
+            plans.append((int(c), need, a))
+            if b > a:
+                items.append((g["blob"], int(g["blob_chunk"]), a, b))
+        blobs = iter(self._fetch_pieces(items))
+        for c, need, a in plans:
+            offs = tables[c]
+            data = next(blobs) if int(offs[need[-1] - l0 + 1]) > a else b""
+            for lv in need:
+                piece = data[int(offs[lv - l0]) - a : int(offs[lv - l0 + 1]) - a]
+                rows = (int(self.levels[lv]["rows"][0]), int(self.levels[lv]["rows"][1]))
+                self._gene_cache[(c, lv)] = decode_gene_record(piece, c, lv, rows)
+
+    def _gene_runs(
+        self, level: int, codes: np.ndarray, ranges: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Row runs ``[starts, ends)`` and gene codes of ``codes`` in the cells of ``level`` inside ``ranges``."""
+        st, en, gs = [], [], []
+        for c in codes.tolist():
+            cc, s, n = self._gene_cache[(int(c), level)]
+            keep = _in_ranges(cc, ranges)
+            st.append(s[keep])
+            en.append(s[keep] + n[keep])
+            gs.append(np.full(int(keep.sum()), int(c), dtype=np.int64))
+        if not st:
+            z = np.zeros(0, np.int64)
+            return z, z, z
+        s, e, g = np.concatenate(st), np.concatenate(en), np.concatenate(gs)
+        order = np.argsort(s, kind="stable")
+        return s[order], e[order], g[order]
 
     # ------------------------------------------------------------------ raw reads
 
     def _column_key(self, spec: dict[str, Any]) -> str:
         return f"{self.path}/columns/{spec['array']}"
 
-    def read_rows(self, spec: dict[str, Any], starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    def _read_column(self, spec: dict[str, Any], starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
         """Values of one stored column for the row runs ``[starts, ends)`` (concatenated in order)."""
         return self.read_columns([spec], starts, ends)[0]
 
@@ -895,57 +981,6 @@ class PointsIndex:
             return [int(level)]
         return list(range((last if max_level is None else int(max_level)) + 1))
 
-    def _plan_level(
-        self, level: int, qlo: list[int], qhi: list[int], ranges: np.ndarray | None = None
-    ) -> tuple[np.ndarray, list[int]]:
-        """Morton code ranges of the box at ``level`` (computed unless given) and the directory records they touch."""
-        lmeta = self.levels[level]
-        if int(lmeta["entries"]) == 0:
-            return np.zeros((0, 2), np.uint64), []
-        if ranges is None:
-            shift = self.finest - level
-            ranges = box_code_ranges([q >> shift for q in qlo], [q >> shift for q in qhi], level)
-        if len(ranges) == 0:
-            return ranges, []
-        fences = self._fences(level)
-        j0 = np.maximum(np.searchsorted(fences, ranges[:, 0], side="right") - 1, 0)
-        j1 = np.maximum(np.searchsorted(fences, ranges[:, 1] - np.uint64(1), side="right") - 1, 0)
-        chunks = np.unique(runs_to_positions(j0.astype(np.int64), j1.astype(np.int64) + 1))
-        return ranges, chunks.tolist()
-
-    def _fences(self, level: int) -> np.ndarray:
-        if level not in self._fence_cache:
-            lmeta = self.levels[level]
-            if self._records is not None:
-                first = int(lmeta["first_chunk"])
-                n = -(-int(lmeta["entries"]) // int(lmeta["dir_chunk"]))
-                self._fence_cache[level] = self._records[first : first + n, 0].astype(np.uint64)
-            else:
-                self._fence_cache[level] = np.asarray(lmeta["fences"], dtype=np.uint64)
-        return self._fence_cache[level]
-
-    def _candidates(
-        self, level: int, ranges: np.ndarray, chunks: list[int]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Directory entries (index within level) and their row runs for the cells overlapping the box."""
-        ch = int(self.levels[level]["dir_chunk"]) if self.levels[level]["entries"] else 1
-        entries, starts, ends = [], [], []
-        for j in chunks:
-            codes, st, cnt = self._dir_chunk(level, j)
-            i0 = np.searchsorted(codes, ranges[:, 0], side="left").astype(np.int64)
-            i1 = np.searchsorted(codes, ranges[:, 1], side="left").astype(np.int64)
-            # the entries inside any range, once and in order (ranges are sorted; overlaps are clipped)
-            if len(i1) > 1:
-                i0[1:] = np.maximum(i0[1:], np.maximum.accumulate(i1[:-1]))
-            idx = runs_to_positions(i0, np.maximum(i0, i1))
-            entries.append(idx + j * ch)
-            starts.append(st[idx])
-            ends.append(st[idx] + cnt[idx])
-        if not entries:
-            z = np.zeros(0, np.int64)
-            return z, z, z
-        return np.concatenate(entries), np.concatenate(starts), np.concatenate(ends)
-
     # ------------------------------------------------------------------ query
 
     def query(
@@ -995,67 +1030,55 @@ class PointsIndex:
             int(quantize(np.asarray([min(bhi[i], upper[i])]), self.lo[i], self.scale, self.finest)[0])
             for i in range(self.dim)
         ]
-        box_frac = 1.0
-        plan: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
         # one box decomposition at the finest level queried; the coarser levels' ranges are its parents
-        deep = max((lv for lv in levels if int(self.levels[lv]["entries"])), default=None)
-        planned = {}
-        if deep is not None:
-            shift = self.finest - deep
-            deep_ranges = box_code_ranges([q >> shift for q in qlo], [q >> shift for q in qhi], deep)
-            for lv in levels:
-                planned[lv] = self._plan_level(lv, qlo, qhi, coarsen_ranges(deep_ranges, self.dim * (deep - lv)))
-        else:
-            planned = {lv: (np.zeros((0, 2), np.uint64), []) for lv in levels}
-        self._prefetch([(lv, j) for lv, (_, chunks) in planned.items() for j in chunks])
+        ranges_of = self._box_ranges(levels, qlo, qhi)
+        # gene queries: per level, the gene directory's runs when they are smaller than the cells' gene column
+        gene_path = self._gene_path_levels(codes, levels, ranges_of) if codes is not None else {}
+        self._load_blocks(
+            {lv: self._block_ranges(lv, ranges_of[lv]) for lv in levels if lv not in gene_path and len(ranges_of[lv])}
+        )
+        plan: list[tuple[int, np.ndarray, np.ndarray, np.ndarray | None, int]] = []
         for lv in levels:
-            entries, st, en = self._candidates(lv, *planned[lv])
-            plan.append((lv, entries, st, en))
+            if lv in gene_path:
+                st, en, g = self._gene_runs(lv, codes, ranges_of[lv])
+                plan.append((lv, st, en, g, len(st)))
+            else:
+                _, st, cnt = self._cells_in(lv, ranges_of[lv])
+                plan.append((lv, st, st + cnt, None, len(st)))
         partial: dict[int, float] = {}
         if target_count is not None:
-            plan, partial = self._choose_levels(plan, codes, blo, bhi, int(target_count), box_frac)
+            plan, partial = self._choose_levels(plan, codes, blo, bhi, int(target_count))
         gene_spec = self._by_name.get(self.feature_key) if self.feature_key else None
-        # 1. per level: row runs of the candidate cells, narrowed by the gene directory where it is cheaper
+        # 1. per level: row runs of the candidate cells, or of the wanted genes (gene directory)
         runs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         need_gene: list[tuple[int, np.ndarray, np.ndarray]] = []
-        for lv, entries, st, en in plan:
+        gvals_of: dict[int, np.ndarray] = {}
+        for lv, st, en, g, _ in plan:
             if len(st) == 0:
                 continue
-            use_gdir = (
-                codes is not None
-                and lv >= self.preview_levels
-                and self.levels[lv].get("gene_directory")
-                and self._gene_runs_cost(lv, codes, int((en - st).sum()))
-            )
-            if use_gdir:
-                st, en = self._gene_runs(lv, codes, entries)
+            if g is not None:
                 if lv in partial:
                     en = st + np.ceil((en - st) * partial[lv]).astype(np.int64)
                 runs[lv] = (st, en)
+                gvals_of[lv] = np.repeat(g, en - st)
             elif codes is not None or lv in partial:
                 need_gene.append((lv, st, en))
             else:
                 runs[lv] = (st, en)
         # 2. the gene column of the other filtered levels, all levels in one batched read
-        gvals_of: dict[int, np.ndarray] = {}
         if need_gene:
-            # the preview levels' codes are in memory; the others' are read
-            to_read = [r for r in need_gene if r[0] >= self.preview_levels]
             gall = (
-                self.read_rows(
-                    gene_spec, np.concatenate([r[1] for r in to_read]), np.concatenate([r[2] for r in to_read])
+                self._read_column(
+                    gene_spec, np.concatenate([r[1] for r in need_gene]), np.concatenate([r[2] for r in need_gene])
                 )
-                if gene_spec is not None and to_read
+                if gene_spec is not None
                 else None
             )
             offset = 0
             for lv, st, en in need_gene:
                 pos = runs_to_positions(st, en)
-                if lv < self.preview_levels and self._preview is not None:
-                    gvals = self._preview[pos]
-                else:
-                    gvals = None if gall is None else gall[offset : offset + len(pos)]
-                    offset += len(pos)
+                gvals = None if gall is None else gall[offset : offset + len(pos)]
+                offset += len(pos)
                 keep = np.ones(len(pos), dtype=bool)
                 if codes is not None and gvals is not None:
                     keep &= np.isin(gvals, codes)
@@ -1114,34 +1137,77 @@ class PointsIndex:
         rank = np.arange(len(pos)) - run_start[run_id]
         return rank < np.ceil(run_len[run_id] * frac)
 
-    def _choose_levels(self, plan, codes, blo, bhi, target, box_frac):
+    def _choose_levels(self, plan, codes, blo, bhi, target):
         """Whole levels from the coarsest while the estimated count stays under ``target``, then a prefix."""
         n_genes = max(len(self.genes), 1) if self.feature_key else 1
         chosen, partial, acc = [], {}, 0.0
-        for lv, entries, st, en in plan:
+        for item in plan:
+            lv, st, en, g, n_cells = item
             est = float((en - st).sum())
-            if codes is not None:
-                if lv < self.preview_levels and self._preview is not None:
-                    est = float(np.isin(self._preview[runs_to_positions(st, en)], codes).sum())
-                elif self.levels[lv].get("gene_directory"):
-                    gst, gen = self._gene_runs(lv, codes, entries)
-                    est = float((gen - gst).sum())
-                else:
-                    est *= len(codes) / n_genes
-            est *= self._box_fraction(lv, entries, blo, bhi)
+            if codes is not None and g is None:
+                est *= len(codes) / n_genes
+            est *= self._box_fraction(lv, n_cells, blo, bhi)
             if acc + est <= target:
-                chosen.append((lv, entries, st, en))
+                chosen.append(item)
                 acc += est
                 continue
             if est > 0 and target > acc:
-                chosen.append((lv, entries, st, en))
+                chosen.append(item)
                 partial[lv] = (target - acc) / est
             break
         return chosen, partial
 
-    def _box_fraction(self, level: int, entries: np.ndarray, blo: list[float], bhi: list[float]) -> float:
+    def _box_ranges(self, levels: list[int], qlo: list[int], qhi: list[int]) -> dict[int, np.ndarray]:
+        """Morton-code ranges of the box at every level (one decomposition at the deepest level, coarsened)."""
+        deep = max((lv for lv in levels if int(self.levels[lv]["entries"])), default=None)
+        if deep is None:
+            return {lv: np.zeros((0, 2), np.uint64) for lv in levels}
+        shift = self.finest - deep
+        deep_ranges = box_code_ranges([q >> shift for q in qlo], [q >> shift for q in qhi], deep)
+        return {
+            lv: coarsen_ranges(deep_ranges, self.dim * (deep - lv))
+            if int(self.levels[lv]["entries"])
+            else np.zeros((0, 2), np.uint64)
+            for lv in levels
+        }
+
+    def _gene_path_levels(self, codes: np.ndarray, levels: list[int], ranges_of: dict[int, np.ndarray]) -> set[int]:
+        """The levels whose candidate rows are best found with the gene directory (its runs are then read).
+
+        The gene directory costs its records of the wanted genes (their sizes are read first: 8 bytes per gene and
+        level); the cell directory costs its block table and records over the box plus the gene column of the
+        candidate rows, estimated from the share of the level's blocks the box covers.
+        """
+        genes = self.meta["directory"].get("genes")
+        active = [lv for lv in levels if len(ranges_of[lv])]
+        if genes is None or not active or self.feature_key is None:
+            return set()
+        l0, l1 = min(active), max(active)
+        itemsize = np.dtype(self._by_name[self.feature_key]["dtype"]).itemsize
+        cell_bytes = {}
+        for lv in active:
+            b0, b1 = self._block_ranges(lv, ranges_of[lv])
+            n_blocks = 1 << (self.dim * lv - int(self.levels[lv]["block_bits"]))
+            share = float((b1 - b0).sum()) / n_blocks
+            rows = float(self.levels[lv]["rows"][1] - self.levels[lv]["rows"][0])
+            cell_bytes[lv] = 16 * float((b1 - b0).sum() + len(b0)) + share * rows * (itemsize + 1)
+        # the genes' table entries alone would cost more than the cell directory and gene column: do not ask
+        cached = all((int(c), l0, l1) in self._gene_table_cache for c in codes.tolist())
+        if not cached and 8 * len(codes) * (l1 - l0 + 2) >= sum(cell_bytes.values()):
+            return set()
+        tables = self._gene_tables(codes, l0, l1)
+        chosen = set()
+        for lv in active:
+            gene_bytes = sum(int(t[lv - l0 + 1] - t[lv - l0]) for t in tables.values())
+            if gene_bytes < cell_bytes[lv]:
+                chosen.add(lv)
+        if chosen:
+            self._load_gene_runs(codes, sorted(chosen), tables, l0)
+        return chosen
+
+    def _box_fraction(self, level: int, n_cells: int, blo: list[float], bhi: list[float]) -> float:
         """Fraction of the candidate cells' volume inside the box (for count estimates)."""
-        if len(entries) == 0:
+        if n_cells == 0:
             return 0.0
         cell = (1 << (self.finest - level)) / self.scale
         frac = 1.0
