@@ -285,6 +285,9 @@ def merge(results_files: list[Path]) -> dict[str, Any]:
             merged["load_end"] = max(merged["load_end"], results["load_end"])
     if merged is None:
         raise ValueError("no results file given")
+    # the runner's order, whatever the order of the files
+    order = {name: i for i, name in enumerate(BENCHMARKS)}
+    merged["benchmarks"] = dict(sorted(merged["benchmarks"].items(), key=lambda kv: order.get(kv[0], len(order))))
     merged["file"] = ", ".join(sorted({e["run"]["file"] for e in merged["benchmarks"].values()}))
     merged["quick"] = any(e["run"]["quick"] for e in merged["benchmarks"].values())
     return merged
