@@ -68,20 +68,11 @@ def views() -> dict[str, tuple[tuple[float, float], float]]:
     }
 
 
-def _chunk_box(info: dict, part: str) -> tuple[int, np.ndarray, np.ndarray]:
-    """Level and data-space bounds of the annotation chunk ``spatial<level>/<i>_<j>_<k>`` (from the served info)."""
-    level = int(part.split("/")[0][len("spatial") :])
-    i, j, _ = (int(v) for v in part.split("/")[1].split("_"))
-    size = np.asarray(info["spatial"][level]["chunk_size"][:2], dtype=float)
-    lo = np.asarray(info["lower_bound"][:2], dtype=float) + size * (i, j)
-    return level, lo, lo + size
-
-
 def run_view(session, info: dict, centre, width) -> dict:
     """Load one view in a fresh browser; what the data server sent for it."""
     from neuroglancer.webdriver import Webdriver
 
-    from spatialdata_plugins.viewer import CHROMIUM_FLAGS
+    from spatialdata_plugins.viewer import CHROMIUM_FLAGS, annotation_chunk_bounds
 
     with session.viewer.txn() as s:
         s.position = [centre[0], centre[1], 0.5]
@@ -107,10 +98,10 @@ def run_view(session, info: dict, centre, width) -> dict:
     vhi = np.asarray(centre, dtype=float) + width / 2
     outside = 0
     for r in chunks:
-        _, lo, hi = _chunk_box(info, r.part)
+        _, lo, hi = annotation_chunk_bounds(info, r.part)
         if not (np.all(lo < vhi) and np.all(hi > vlo)):
             outside += 1
-    levels = sorted({_chunk_box(info, r.part)[0] for r in chunks})
+    levels = sorted({annotation_chunk_bounds(info, r.part)[0] for r in chunks})
     return {
         "chunks": len(chunks),
         "bytes": sum(r.nbytes for r in chunks),

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from spatialdata_plugins.viewer import annotation_chunk_bounds
+
 DOCS_SHOT = Path(__file__).resolve().parents[3] / "docs" / "_static" / "viewer" / "viewer.png"
 SIDE = 256  # screenshot side in pixels
 
@@ -111,14 +113,6 @@ def test_layers_and_points_drawn_where_the_data_are(session):
     assert all_tl > 500 and all_br > 500
 
 
-def _chunk_box(info, part):
-    level = int(part.split("/")[0][len("spatial") :])
-    i, j, _ = (int(v) for v in part.split("/")[1].split("_"))
-    size = np.asarray(info["spatial"][level]["chunk_size"][:2])
-    lo = np.asarray(info["lower_bound"][:2]) + size * (i, j)
-    return level, lo, lo + size
-
-
 def test_annotation_chunks_requested_per_view(session):
     info = session.server.sources["points"]["transcripts"].info()
     views = {"wide": ((64.0, 64.0), 128 / SIDE), "narrow": ((32.0, 32.0), 16 / SIDE)}
@@ -129,13 +123,13 @@ def test_annotation_chunks_requested_per_view(session):
         with _browser(session):
             _shot(session)
         served[name] = session.log.annotation_chunks("transcripts")
-    levels = {k: sorted({_chunk_box(info, r.part)[0] for r in v}) for k, v in served.items()}
+    levels = {k: sorted({annotation_chunk_bounds(info, r.part)[0] for r in v}) for k, v in served.items()}
     for k, v in served.items():
         print(k, len(v), sum(r.nbytes for r in v), levels[k])
     # zoomed in: the finest levels appear, and every chunk fetched overlaps the 16 x 16 view
     assert max(levels["narrow"]) > max(levels["wide"])
     for r in served["narrow"]:
-        _, lo, hi = _chunk_box(info, r.part)
+        _, lo, hi = annotation_chunk_bounds(info, r.part)
         assert lo[0] < 40 and hi[0] > 24 and lo[1] < 40 and hi[1] > 24, r.part
     # zoomed out: whole coarse levels only (at most their bytes), well under all the points' bytes
     index = session.server.sources["points"]["transcripts"].index

@@ -10,7 +10,7 @@ from ng_reader import Layout, read_directory
 from viewer_helpers import make_points
 
 from spatialdata_plugins.points_index import open_points_index
-from spatialdata_plugins.viewer import PointsSource, RasterSource, ShapesSource
+from spatialdata_plugins.viewer import PointsSource, RasterSource, ShapesSource, annotation_chunk_bounds
 
 
 @pytest.fixture(scope="module")
@@ -140,3 +140,21 @@ def test_shapes_and_raster(store_sdata):
     assert labels.info()["data_type"] == "uint32"
     lab = np.frombuffer(labels.chunk("s0", [(80, 82), (10, 11), (0, 1)]), dtype="<u4")
     assert lab.tolist() == [7, 7]
+
+
+def test_annotation_chunk_bounds_from_the_info():
+    info = {
+        "lower_bound": [10.0, 20.0, 0.0],
+        "spatial": [
+            {"key": "spatial0", "grid_shape": [1, 1, 1], "chunk_size": [100.0, 100.0, 1.0]},
+            {"key": "spatial1", "grid_shape": [2, 2, 1], "chunk_size": [50.0, 50.0, 1.0]},
+        ],
+    }
+    level, lo, hi = annotation_chunk_bounds(info, "spatial1/1_0_0")
+    assert level == 1 and lo.tolist() == [60.0, 20.0] and hi.tolist() == [110.0, 70.0]
+    level, lo, hi = annotation_chunk_bounds(info, "spatial0/0_0_0")
+    assert level == 0 and lo.tolist() == [10.0, 20.0] and hi.tolist() == [110.0, 120.0]
+    with pytest.raises(ValueError, match="names no spatial level"):
+        annotation_chunk_bounds(info, "spatial2/0_0_0")
+    with pytest.raises(ValueError, match="<i>_<j>_<k>"):
+        annotation_chunk_bounds(info, "spatial1/by_id")

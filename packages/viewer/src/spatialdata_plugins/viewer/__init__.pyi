@@ -1,6 +1,7 @@
 """Public names of ``spatialdata_plugins.viewer`` (read by type checkers, and at run time by lazy_loader)."""
 
 from ._points import PointsSource as PointsSource
+from ._precomputed import annotation_chunk_bounds as annotation_chunk_bounds
 from ._raster import RasterSource as RasterSource
 from ._server import (
     DataServer as DataServer,

@@ -150,3 +150,39 @@ def volume_info(kind: str, data_type: str, num_channels: int, scales: list[dict[
         "num_channels": int(num_channels),
         "scales": [{"voxel_offset": [0, 0, 0], "encoding": "raw", **scale} for scale in scales],
     }
+
+
+def annotation_chunk_bounds(info: dict[str, Any], part: str) -> tuple[int, np.ndarray, np.ndarray]:
+    """Spatial level and bounds of an annotation chunk, from its collection's ``info``.
+
+    Parameters
+    ----------
+    info
+        The annotation collection's ``info`` (``lower_bound`` and the ``spatial`` levels' ``chunk_size``).
+    part
+        The chunk's path under the collection, ``"<spatial key>/<i>_<j>_<k>"`` (the served request's
+        :attr:`~spatialdata_plugins.viewer.ServedRequest.part`).
+
+    Returns
+    -------
+    tuple
+        ``(level, lo, hi)``: the index of the spatial level whose key names the chunk, and the chunk's lower and
+        upper corners in the first two dimensions.
+
+    Raises
+    ------
+    ValueError
+        If ``part`` names no spatial level of ``info`` or is not ``<key>/<i>_<j>_<k>``.
+    """
+    key, _, position = part.partition("/")
+    levels = [lv["key"] for lv in info["spatial"]]
+    if key not in levels:
+        raise ValueError(f"{part!r} names no spatial level of this collection (levels {levels})")
+    try:
+        i, j, _ = (int(v) for v in position.split("_"))
+    except ValueError as exc:
+        raise ValueError(f"{part!r} is not '<spatial key>/<i>_<j>_<k>'") from exc
+    level = levels.index(key)
+    size = np.asarray(info["spatial"][level]["chunk_size"][:2], dtype=float)
+    lo = np.asarray(info["lower_bound"][:2], dtype=float) + size * (i, j)
+    return level, lo, lo + size
